@@ -1,0 +1,247 @@
+"""How each field kind is rendered into HTML: one small function per kind, in a registry.
+
+This is the seam for custom renderers: ``RENDERERS[kind]`` is looked up for every value, so a
+plugin can replace or add one without touching the templates. A renderer returns ``Markup``
+and must escape everything it takes from Fibery; rich text goes through ``sanitize_html``.
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+import markdown
+import nh3
+from markupsafe import Markup, escape
+
+from .model import Field, FieldKind
+
+SAFE_SCHEMES = frozenset({"http", "https", "mailto"})
+RICH_TEXT_TAGS = (nh3.ALLOWED_TAGS - {"area", "map"}) | {"figure", "figcaption"}
+RICH_TEXT_ATTRIBUTES = {
+    **{tag: set(attrs) for tag, attrs in nh3.ALLOWED_ATTRIBUTES.items()},
+    "a": {"href", "title"},
+    "img": {"src", "alt", "title", "width", "height"},
+    "td": {"colspan", "rowspan", "align"},
+    "th": {"colspan", "rowspan", "align", "scope"},
+}
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+class Links(Protocol):
+    """What a renderer needs to know about the site it renders into."""
+
+    prefix: str
+    """Relative path from the current page to the site root, e.g. ``../../``."""
+
+    def entity_link(self, entity_id: str) -> tuple[str, str] | None:
+        """(root-relative path, name) of a published entity, or None."""
+
+    def rewrite_url(self, tag: str, attribute: str, url: str) -> str | None:
+        """Rewrite a URL found in rich text (Fibery files and entity links); None drops it."""
+
+
+Renderer = Callable[[Field, Any, Links], Markup]
+EMPTY = Markup('<span class="empty">—</span>')
+NOT_PUBLISHED = Markup('<span class="unpublished">(not published)</span>')
+
+
+def is_safe_url(url: str) -> bool:
+    """Allow only absolute http(s) and mailto URLs for values we turn into links."""
+    try:
+        scheme = urlsplit(url.strip()).scheme.lower()
+    except ValueError:
+        return False
+    return scheme in SAFE_SCHEMES
+
+
+def format_date(value: str) -> str:
+    """``2026-03-02`` → ``2 Mar 2026``; unparseable text is returned as it is."""
+    try:
+        day = date.fromisoformat(value[:10])
+    except (TypeError, ValueError):
+        return str(value)
+    return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
+
+
+def format_datetime(value: str) -> str:
+    """``2026-03-02T09:15:00.000Z`` → ``2 Mar 2026, 09:15 UTC``."""
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except (TypeError, ValueError):
+        return str(value)
+    offset = moment.utcoffset()
+    zone = "UTC" if not offset else moment.strftime("%z")
+    return f"{format_date(value)}, {moment:%H:%M} {zone}"
+
+
+def link(url: str, text: str | None = None) -> Markup:
+    """An escaped external link, or plain escaped text when the URL is not safe."""
+    if not is_safe_url(url):
+        return Markup("<span>{}</span>").format(text or url)
+    return Markup('<a href="{}" rel="noopener noreferrer">{}</a>').format(url.strip(), text or url)
+
+
+def sanitize_html(html: str, links: Links | None = None) -> Markup:
+    """Clean untrusted rich-text HTML with nh3: no scripts, styles, frames or event handlers,
+    only http(s)/mailto absolute links; relative URLs pass through ``links.rewrite_url``."""
+    attribute_filter = None
+    if links is not None:
+        attribute_filter = links.rewrite_url
+    return Markup(
+        nh3.clean(
+            html,
+            tags=RICH_TEXT_TAGS,
+            attributes=RICH_TEXT_ATTRIBUTES,
+            url_schemes=set(SAFE_SCHEMES),
+            link_rel="noopener noreferrer",
+            attribute_filter=attribute_filter,
+        )
+    )
+
+
+def rich_text_html(value: dict[str, Any]) -> str:
+    """The HTML of a rich-text value, from Markdown when Fibery gave only Markdown."""
+    html = value.get("html") or ""
+    if not html and value.get("md"):
+        html = markdown.markdown(value["md"], extensions=["tables", "sane_lists"])
+    return html
+
+
+def plain_text(value: dict[str, Any] | None) -> str:
+    """Rich text as plain text (tags removed, whitespace collapsed)."""
+    if not value:
+        return ""
+    text = html_lib.unescape(nh3.clean(rich_text_html(value), tags=set()))
+    return re.sub(r"\s+", " ", text).strip()
+
+
+# --------------------------------------------------------------------------- renderers
+
+
+def render_text(field: Field, value: Any, links: Links) -> Markup:
+    return escape(value) if value not in (None, "") else EMPTY
+
+
+def render_number(field: Field, value: Any, links: Links) -> Markup:
+    if value is None:
+        return EMPTY
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return Markup('<span class="number">{}</span>').format(f"{value:,}" if isinstance(value, int) else value)
+
+
+def render_boolean(field: Field, value: Any, links: Links) -> Markup:
+    return EMPTY if value is None else Markup("Yes" if value else "No")
+
+
+def render_url(field: Field, value: Any, links: Links) -> Markup:
+    return link(str(value)) if value else EMPTY
+
+
+def render_email(field: Field, value: Any, links: Links) -> Markup:
+    return link(f"mailto:{value}", str(value)) if value else EMPTY
+
+
+def render_date(field: Field, value: Any, links: Links) -> Markup:
+    return Markup('<time datetime="{}">{}</time>').format(value, format_date(value)) if value else EMPTY
+
+
+def render_datetime(field: Field, value: Any, links: Links) -> Markup:
+    return Markup('<time datetime="{}">{}</time>').format(value, format_datetime(value)) if value else EMPTY
+
+
+def render_date_range(field: Field, value: Any, links: Links) -> Markup:
+    if not value or not (value.get("start") or value.get("end")):
+        return EMPTY
+    start = render_date(field, value.get("start"), links)
+    end = render_date(field, value.get("end"), links)
+    return Markup("{} – {}").format(start, end)
+
+
+def render_rich_text(field: Field, value: Any, links: Links) -> Markup:
+    if not value:
+        return EMPTY
+    html = rich_text_html(value)
+    return Markup('<div class="rich-text">{}</div>').format(sanitize_html(html, links)) if html else EMPTY
+
+
+def render_badge(field: Field, value: Any, links: Links) -> Markup:
+    if not value or not value.get("name"):
+        return EMPTY
+    return Markup('<span class="badge" data-value="{0}">{0}</span>').format(value["name"])
+
+
+def render_badges(field: Field, value: Any, links: Links) -> Markup:
+    if not value:
+        return EMPTY
+    return Markup(" ").join(render_badge(field, item, links) for item in value)
+
+
+def _entity_ref(item: dict[str, Any] | None, links: Links) -> Markup:
+    if not item:
+        return EMPTY
+    target = links.entity_link(item["id"])
+    if target is None:
+        return NOT_PUBLISHED
+    path, name = target
+    return Markup('<a href="{}{}">{}</a>').format(links.prefix, path, name)
+
+
+def render_relation(field: Field, value: Any, links: Links) -> Markup:
+    return _entity_ref(value, links)
+
+
+def render_collection(field: Field, value: Any, links: Links) -> Markup:
+    if not value:
+        return EMPTY
+    items = Markup("").join(Markup("<li>{}</li>").format(_entity_ref(item, links)) for item in value)
+    return Markup('<ul class="refs">{}</ul>').format(items)
+
+
+def render_files(field: Field, value: Any, links: Links) -> Markup:
+    if not value:
+        return EMPTY
+    items = []
+    for item in value:
+        url = links.rewrite_url("a", "href", f"/api/files/{item['secret']}")
+        label = item.get("name") or "file"
+        items.append(Markup('<li><a href="{}">{}</a></li>').format(url, label) if url else Markup("<li>{}</li>").format(label))
+    return Markup('<ul class="files">{}</ul>').format(Markup("").join(items))
+
+
+RENDERERS: dict[FieldKind, Renderer] = {
+    FieldKind.TEXT: render_text,
+    FieldKind.NUMBER: render_number,
+    FieldKind.BOOLEAN: render_boolean,
+    FieldKind.URL: render_url,
+    FieldKind.EMAIL: render_email,
+    FieldKind.DATE: render_date,
+    FieldKind.DATETIME: render_datetime,
+    FieldKind.DATE_RANGE: render_date_range,
+    FieldKind.RICH_TEXT: render_rich_text,
+    FieldKind.STATE: render_badge,
+    FieldKind.SELECT: render_badge,
+    FieldKind.MULTI_SELECT: render_badges,
+    FieldKind.RELATION: render_relation,
+    FieldKind.COLLECTION: render_collection,
+    FieldKind.FILES: render_files,
+}
+
+
+@dataclass
+class FieldRenderers:
+    """The renderers in force for one build: built-ins, overridden by kind or by
+    ``(database key, field key)`` (plugins)."""
+
+    by_kind: dict[FieldKind, Renderer] = field(default_factory=lambda: dict(RENDERERS))
+    by_field: dict[tuple[str, str], Renderer] = field(default_factory=dict)
+
+    def render(self, database_key: str, field_: Field, value: Any, links: Links) -> Markup:
+        renderer = self.by_field.get((database_key, field_.key)) or self.by_kind[field_.kind]
+        return renderer(field_, value, links)

@@ -1,0 +1,66 @@
+"""Logging set-up: levels from ``-v``/``-q``, plain or JSON lines, and secrets redacted.
+
+Every record passes a filter that replaces known secrets (the Fibery token, the password of
+a MongoDB URI) with ``***`` before any handler sees it, so that no log line can leak one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterable
+
+_URI_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]+:)(?P<password>[^@\s]+)(?=@)", re.IGNORECASE)
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """Replace each secret, and any password inside a ``scheme://user:password@`` URI."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return _URI_PASSWORD.sub(r"\g<head>***", text)
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrite each record's message with secrets removed."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        self.secrets = [s for s in secrets if s]
+
+    def add(self, secret: str) -> None:
+        if secret:
+            self.secrets.append(secret)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redact(record.getMessage(), self.secrets)
+        record.args = ()
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, for CI logs."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return json.dumps(
+            {"time": self.formatTime(record), "level": record.levelname, "logger": record.name, "message": record.getMessage()}
+        )
+
+
+SECRETS = RedactingFilter()
+
+
+def setup_logging(verbosity: int, *, json_format: bool = False) -> None:
+    """Configure the root logger once: WARNING by default, INFO with -v, DEBUG with -vv,
+    ERROR with -q."""
+    level = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
+    handler = logging.StreamHandler()
+    handler.addFilter(SECRETS)
+    handler.setFormatter(JsonFormatter() if json_format else logging.Formatter("%(levelname)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # Third-party debug output would carry request payloads; keep it at our level or above.
+    for noisy in ("httpx", "httpcore", "gql"):
+        logging.getLogger(noisy).setLevel(max(level, logging.INFO))

@@ -1,0 +1,123 @@
+"""The workspace model: what was read from a Fibery space, independent of where it came from.
+
+Every source (live Fibery, a JSON snapshot, the shipped demo) produces a ``Workspace``;
+the renderer, ``gen segments`` and the snapshot writer consume it. Values are kept as the
+plain JSON Fibery returns (normalised per field kind, see ``FieldKind``) so that a snapshot
+is just ``Workspace.model_dump_json()`` and round-trips exactly.
+
+Value shapes by kind::
+
+    text, url, email, date, datetime  -> str | None
+    number                            -> int | float | None
+    boolean                           -> bool | None
+    date_range                        -> {"start": str | None, "end": str | None} | None
+    rich_text                         -> {"md": str, "html": str} | None
+    state, select                     -> {"name": str} | None
+    multi_select                      -> [{"name": str}, ...]
+    relation                          -> {"id": str} | None      (id of an entity of ``target``)
+    collection                        -> [{"id": str}, ...]
+    files                             -> [{"secret": str, "name": str, "contentType": str}, ...]
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import cached_property
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field as PydanticField
+
+SNAPSHOT_VERSION = 1
+
+
+class FieldKind(StrEnum):
+    """How a field's value is shaped and rendered; decided from its GraphQL type."""
+
+    TEXT = "text"
+    URL = "url"
+    EMAIL = "email"
+    NUMBER = "number"
+    BOOLEAN = "boolean"
+    DATE = "date"
+    DATETIME = "datetime"
+    DATE_RANGE = "date_range"
+    RICH_TEXT = "rich_text"
+    STATE = "state"
+    SELECT = "select"
+    MULTI_SELECT = "multi_select"
+    RELATION = "relation"
+    COLLECTION = "collection"
+    FILES = "files"
+
+    @property
+    def links_entities(self) -> bool:
+        """Whether values of this kind point at other entities."""
+        return self in (FieldKind.RELATION, FieldKind.COLLECTION)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+class Field(_Model):
+    """One field of a database."""
+
+    key: str = PydanticField(description="GraphQL field name, e.g. 'completionDate'.")
+    title: str = PydanticField(description="Readable name, e.g. 'Completion Date'.")
+    kind: FieldKind
+    target: str | None = PydanticField(
+        default=None, description="Key of the database a relation or collection points at."
+    )
+
+
+class Entity(_Model):
+    """One entity (row) of a database, with its field values keyed by ``Field.key``."""
+
+    id: str
+    public_id: str
+    name: str
+    creation_date: str | None = None
+    modification_date: str | None = None
+    values: dict[str, Any] = PydanticField(default_factory=dict)
+
+
+class Database(_Model):
+    """One Fibery database of the space, with its fields and every entity."""
+
+    key: str = PydanticField(description="GraphQL type name, e.g. 'ProcessSegment'.")
+    title: str = PydanticField(description="Readable name, e.g. 'Process Segment'.")
+    query: str = PydanticField(description="Root query field, e.g. 'findProcessSegments'.")
+    web_name: str = PydanticField(description="Database segment of Fibery web URLs.")
+    fields: list[Field] = PydanticField(default_factory=list)
+    entities: list[Entity] = PydanticField(default_factory=list)
+
+    def field(self, key: str) -> Field | None:
+        """Return the field called ``key`` (GraphQL name), if there is one."""
+        return next((f for f in self.fields if f.key == key), None)
+
+
+class Workspace(_Model):
+    """A Fibery space as read at one moment: the single input of every output we produce."""
+
+    version: int = SNAPSHOT_VERSION
+    fibery_url: str
+    space: str
+    databases: list[Database] = PydanticField(default_factory=list)
+    files: dict[str, str] = PydanticField(
+        default_factory=dict,
+        description="Embedded file contents (base64) by Fibery file secret; demo/snapshots only.",
+    )
+
+    @cached_property
+    def entities_by_id(self) -> dict[str, tuple[Database, Entity]]:
+        """Index every entity by id, once, so relations resolve in O(1)."""
+        return {e.id: (db, e) for db in self.databases for e in db.entities}
+
+    def database(self, key: str) -> Database | None:
+        """Return the database whose key is ``key``."""
+        return next((d for d in self.databases if d.key == key), None)
+
+    @property
+    def entity_count(self) -> int:
+        """Number of entities over all databases."""
+        return sum(len(d.entities) for d in self.databases)

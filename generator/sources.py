@@ -1,0 +1,108 @@
+"""Where a workspace comes from: live Fibery, a JSON snapshot, or the shipped demo.
+
+A source is anything with ``load() -> Workspace`` and a ``stats`` attribute; the build does
+not know which one it has. Snapshots are ``Workspace`` serialised as JSON (with a format
+``version``), so ``gen pull`` then ``gen build --snapshot`` gives the same site as a live
+build, and the demo is just a snapshot inside the package.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib.resources import files
+from pathlib import Path
+from typing import Protocol
+
+from pydantic import ValidationError
+
+from .config import Connection, SiteConfig
+from .errors import SnapshotError
+from .fibery import FiberyClient, ProgressCallback, RequestStats, Selector
+from .model import SNAPSHOT_VERSION, Workspace
+
+DEMO_SNAPSHOT = "demo/workspace.json"
+
+
+class Source(Protocol):
+    """Anything that can produce a ``Workspace``."""
+
+    stats: RequestStats
+
+    def load(self) -> Workspace:
+        """Read the whole workspace."""
+        ...
+
+
+class FiberySource:
+    """The live workspace, read over Fibery's GraphQL API."""
+
+    def __init__(
+        self,
+        client: FiberyClient,
+        *,
+        select: Selector = lambda dbs: dbs,
+        progress: ProgressCallback | None = None,
+    ) -> None:
+        self.client = client
+        self.stats = client.stats
+        self._select = select
+        self._progress = progress
+
+    @classmethod
+    def from_config(cls, connection: Connection, config: SiteConfig, **kwargs) -> FiberySource:
+        return cls(FiberyClient.from_config(connection, config), **kwargs)
+
+    def load(self) -> Workspace:
+        return self.client.fetch_workspace(select=self._select, progress=self._progress)
+
+
+class SnapshotSource:
+    """A workspace saved earlier with ``gen pull`` (no network)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.stats = RequestStats()
+
+    def load(self) -> Workspace:
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise SnapshotError(f"snapshot {self.path}: cannot read: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise SnapshotError(f"snapshot {self.path}: not a UTF-8 text file") from None
+        return parse_snapshot(text, str(self.path))
+
+
+class DemoSource(SnapshotSource):
+    """The demo workspace shipped inside the package."""
+
+    def __init__(self) -> None:
+        super().__init__(Path(str(files("generator").joinpath(DEMO_SNAPSHOT))))
+
+
+def parse_snapshot(text: str, name: str) -> Workspace:
+    """Parse and validate snapshot JSON, with one clear line for each way it can be wrong."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SnapshotError(f"snapshot {name}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(data, dict) or "version" not in data:
+        raise SnapshotError(f"snapshot {name}: not a fibery-kb snapshot (no 'version' key)")
+    if data["version"] != SNAPSHOT_VERSION:
+        raise SnapshotError(
+            f"snapshot {name}: format version {data['version']!r} is not supported "
+            f"(this fibery-kb reads version {SNAPSHOT_VERSION}); pull it again with `gen pull`"
+        )
+    try:
+        return Workspace.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise SnapshotError(f"snapshot {name}: invalid at {where}: {first['msg']}") from None
+
+
+def write_snapshot(workspace: Workspace, path: Path) -> None:
+    """Save a workspace as a snapshot, atomically (a failed write leaves the old file)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(workspace.model_dump_json(indent=1), encoding="utf-8")
+    tmp.replace(path)
