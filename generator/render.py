@@ -89,6 +89,11 @@ class ContentPage:
     def path(self) -> str:
         return "index.html" if self.slug == "index" else f"{self.slug}.html"
 
+    @property
+    def body(self) -> Markup:
+        """The page without its first ``<h1>``, for the home page (which has its own)."""
+        return Markup(re.sub(r"^\s*<h1[^>]*>.*?</h1>\s*", "", str(self.html), count=1, flags=re.DOTALL))
+
 
 @dataclass(frozen=True)
 class Backlink:
