@@ -66,7 +66,7 @@ def build(
 ) -> BuildReport:
     """Build the site from ``source`` into ``out``; the previous ``out`` survives any failure."""
     started = time.perf_counter()
-    workspace = apply_publish_rules(source.load(), config)
+    workspace = apply_publish_rules(source.load(), config).in_stable_order()
     fetched = time.perf_counter()
 
     plan = plan_site(workspace, config, content_dir=root / config.content_dir)

@@ -67,9 +67,7 @@ class SiteConfig(_Strict):
     timeout: Annotated[float, Field(gt=0, le=600)] = Field(
         default=30.0, description="Seconds to wait for one Fibery answer."
     )
-    retries: Annotated[int, Field(ge=0, le=10)] = Field(
-        default=5, description="Retries on 429, 5xx and timeouts."
-    )
+    retries: Annotated[int, Field(ge=0, le=10)] = Field(default=5, description="Retries on 429, 5xx and timeouts.")
     requests_per_second: Annotated[float, Field(gt=0, le=3)] = Field(
         default=3.0, description="Client-side request budget (Fibery allows 3/s per token)."
     )

@@ -23,7 +23,7 @@ class GenError(click.ClickException):
 
     exit_code = 1
 
-    def show(self, file=None) -> None:  # noqa: ANN001 - click's signature
+    def show(self, file=None) -> None:
         """Print ``error: message`` on stderr (one line, no traceback)."""
         click.echo(f"error: {self.format_message()}", err=True, file=file)
 

@@ -14,12 +14,14 @@ auth, the limiter and retries (an httpx transport wrapper) and error translation
 from __future__ import annotations
 
 import asyncio
+import base64
 import email.utils
 import logging
 import re
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field as dataclass_field
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Any
 
 import httpx
@@ -256,8 +258,12 @@ def discover(schema: GraphQLSchema, titles: _RestTitles) -> list[_DatabasePlan]:
                 continue
             kind, target, selection = classified
             kind = titles.refine_kind(type_.name, fname, kind)
-            fields.append(_FieldPlan(Field(key=fname, title=titles.field(type_.name, fname), kind=kind, target=target), selection))
-        database = Database(key=type_.name, title=title, query=qname, web_name=web_name, fields=[p.field for p in fields])
+            fields.append(
+                _FieldPlan(Field(key=fname, title=titles.field(type_.name, fname), kind=kind, target=target), selection)
+            )
+        database = Database(
+            key=type_.name, title=title, query=qname, web_name=web_name, fields=[p.field for p in fields]
+        )
         plans.append(_DatabasePlan(database, tuple(fields), _order_key(qfield)))
     return plans
 
@@ -373,7 +379,11 @@ def _normalise(kind: FieldKind, raw: Any) -> Any:
             return {"md": raw.get("md") or "", "html": raw.get("html") or ""}
         case FieldKind.FILES:
             return [
-                {"secret": str(f["secret"]), "name": str(f.get("name") or ""), "contentType": str(f.get("contentType") or "")}
+                {
+                    "secret": str(f["secret"]),
+                    "name": str(f.get("name") or ""),
+                    "contentType": str(f.get("contentType") or ""),
+                }
                 for f in raw
                 if f and f.get("secret")
             ]
@@ -399,6 +409,25 @@ def to_entity(plan: _DatabasePlan, raw: Any) -> Entity:
         modification_date=raw.get("modificationDate"),
         values=values,
     )
+
+
+_FILE_REFERENCE = re.compile(r"/api/files/([A-Za-z0-9_-]+)")
+
+
+def referenced_files(databases: list[Database]) -> list[str]:
+    """Every file secret used by a files field or inside rich text, each once, in order."""
+    secrets: dict[str, None] = {}
+    for db in databases:
+        file_fields = [f.key for f in db.fields if f.kind is FieldKind.FILES]
+        text_fields = [f.key for f in db.fields if f.kind is FieldKind.RICH_TEXT]
+        for entity in db.entities:
+            for key in file_fields:
+                secrets.update((f["secret"], None) for f in entity.values.get(key) or [])
+            for key in text_fields:
+                value = entity.values.get(key) or {}
+                for text in (value.get("html") or "", value.get("md") or ""):
+                    secrets.update((m, None) for m in _FILE_REFERENCE.findall(text))
+    return list(secrets)
 
 
 def list_query(plan: _DatabasePlan, *, limit: int, offset: int, where: str = "") -> str:
@@ -462,7 +491,9 @@ class FiberyClient:
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Token {self.connection.token.get_secret_value()}"}
 
-    def fetch_workspace(self, *, select: Selector = lambda dbs: dbs, progress: ProgressCallback | None = None) -> Workspace:
+    def fetch_workspace(
+        self, *, select: Selector = lambda dbs: dbs, progress: ProgressCallback | None = None
+    ) -> Workspace:
         """Fetch every entity of the databases ``select`` keeps (given all discovered ones,
         with their fields, before any entity is fetched: excluded databases cost nothing)."""
         return asyncio.run(self._fetch_workspace(select, progress))
@@ -481,12 +512,12 @@ class FiberyClient:
             kept = {id(db) for db in select([p.database for p in plans])}
             plans = [p for p in plans if id(p.database) in kept]
             await asyncio.gather(*(self._fetch_all(session, plan, progress) for plan in plans))
-        for plan in plans:
-            refine_text_kinds(plan.database, trusted=titles.available)
+            databases = [p.database for p in plans]
+            files = await self._download_files(referenced_files(databases))
+        for db in databases:
+            refine_text_kinds(db, trusted=titles.available)
         return Workspace(
-            fibery_url=self.connection.fibery_url,
-            space=self.connection.space,
-            databases=[p.database for p in plans],
+            fibery_url=self.connection.fibery_url, space=self.connection.space, databases=databases, files=files
         )
 
     async def _execute(self, session: Any, document: str, what: str) -> dict[str, Any]:
@@ -541,6 +572,30 @@ class FiberyClient:
         except (httpx.HTTPError, ValueError) as exc:
             log.debug("GET /api/schema failed (%s); using GraphQL names", type(exc).__name__)
         return None
+
+    async def _download_files(self, secrets: list[str]) -> dict[str, str]:
+        """Download each referenced file once (they need the token, so a public site must
+        serve its own copy). A failed download is a warning: the page shows a placeholder."""
+        files: dict[str, str] = {}
+        if not secrets:
+            return files
+        async with httpx.AsyncClient(transport=_Unclosed(self._polite), timeout=self._timeout) as http:
+
+            async def download(secret: str) -> None:
+                try:
+                    response = await http.get(
+                        f"{self.connection.fibery_url}/api/files/{secret}", headers=self._headers()
+                    )
+                except httpx.HTTPError as exc:
+                    log.warning("file %s could not be downloaded (%s)", secret, type(exc).__name__)
+                    return
+                if response.status_code != 200:
+                    log.warning("file %s could not be downloaded (HTTP %d)", secret, response.status_code)
+                    return
+                files[secret] = base64.b64encode(response.content).decode("ascii")
+
+            await asyncio.gather(*(download(secret) for secret in secrets))
+        return dict(sorted(files.items()))
 
     async def _fetch_all(self, session: Any, plan: _DatabasePlan, progress: ProgressCallback | None) -> None:
         """Page through one database until a short page; keep each entity once."""

@@ -211,7 +211,9 @@ def render_files(field: Field, value: Any, links: Links) -> Markup:
     for item in value:
         url = links.rewrite_url("a", "href", f"/api/files/{item['secret']}")
         label = item.get("name") or "file"
-        items.append(Markup('<li><a href="{}">{}</a></li>').format(url, label) if url else Markup("<li>{}</li>").format(label))
+        items.append(
+            Markup('<li><a href="{}">{}</a></li>').format(url, label) if url else Markup("<li>{}</li>").format(label)
+        )
     return Markup('<ul class="files">{}</ul>').format(Markup("").join(items))
 
 

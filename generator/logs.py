@@ -44,7 +44,12 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         return json.dumps(
-            {"time": self.formatTime(record), "level": record.levelname, "logger": record.name, "message": record.getMessage()}
+            {
+                "time": self.formatTime(record),
+                "level": record.levelname,
+                "logger": record.name,
+                "message": record.getMessage(),
+            }
         )
 
 

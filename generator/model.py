@@ -25,9 +25,15 @@ from enum import StrEnum
 from functools import cached_property
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field as PydanticField
+from pydantic import BaseModel, ConfigDict
+from pydantic import Field as PydanticField
 
 SNAPSHOT_VERSION = 1
+
+
+def _entity_order(entity: Entity) -> tuple[int, int, str, str]:
+    public_id = entity.public_id
+    return (0, int(public_id), "", entity.id) if public_id.isdigit() else (1, 0, public_id, entity.id)
 
 
 class FieldKind(StrEnum):
@@ -116,6 +122,13 @@ class Workspace(_Model):
     def database(self, key: str) -> Database | None:
         """Return the database whose key is ``key``."""
         return next((d for d in self.databases if d.key == key), None)
+
+    def in_stable_order(self) -> Workspace:
+        """Return the workspace with databases by title and entities by public id (numeric
+        where numeric), whatever order the source gave them in: same input, same site."""
+        databases = sorted(self.databases, key=lambda d: (d.title.casefold(), d.key))
+        ordered = [d.model_copy(update={"entities": sorted(d.entities, key=_entity_order)}) for d in databases]
+        return self.model_copy(update={"databases": ordered})
 
     @property
     def entity_count(self) -> int:

@@ -63,7 +63,9 @@ def hide_fields(workspace: Workspace, config: SiteConfig) -> None:
     for db in workspace.databases:
         names = [n for key, ns in config.hide_fields.items() if key != "*" and database_matches(db, key) for n in ns]
         hidden = _hidden_keys(db, names, f"kb.toml hide_fields.{db.title}")
-        hidden |= {f.key for f in db.fields for n in global_names if name_key(n) in (name_key(f.title), name_key(f.key))}
+        hidden |= {
+            f.key for f in db.fields for n in global_names if name_key(n) in (name_key(f.title), name_key(f.key))
+        }
         if hidden:
             db.fields = [f for f in db.fields if f.key not in hidden]
             for entity in db.entities:

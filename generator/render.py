@@ -31,7 +31,8 @@ from urllib.parse import urlsplit
 import jinja2
 import markdown
 from markupsafe import Markup
-from pydantic import BaseModel, Field as PydanticField
+from pydantic import BaseModel
+from pydantic import Field as PydanticField
 
 from .config import SiteConfig
 from .errors import RenderError
@@ -297,13 +298,18 @@ class SiteRenderer:
 
     STATIC_FILES = ("assets/style.css",)
 
-    def __init__(self, plan: SitePlan, env: jinja2.Environment, dirs: list[str], renderers: FieldRenderers | None = None) -> None:
+    def __init__(
+        self, plan: SitePlan, env: jinja2.Environment, dirs: list[str], renderers: FieldRenderers | None = None
+    ) -> None:
         self.plan = plan
         self.env = env
         self.dirs = dirs
         self.renderers = renderers or FieldRenderers()
         self.facts = FiberyFacts.of(plan.workspace)
-        self._templates = {name: env.get_template(f"{name}.html") for name in ("index", "databases", "database", "entity", "page", "404")}
+        self._templates = {
+            name: env.get_template(f"{name}.html")
+            for name in ("index", "databases", "database", "entity", "page", "404")
+        }
 
     def _render(self, template: str, path: str, title: str, **context: Any) -> bytes:
         prefix = "../" * path.count("/")
@@ -319,7 +325,10 @@ class SiteRenderer:
         for path, data in plan.assets.values():
             yield path, data
         yield from self._home()
-        yield "databases.html", self._render("databases", "databases.html", "Databases", databases=self._database_rows())
+        yield (
+            "databases.html",
+            self._render("databases", "databases.html", "Databases", databases=self._database_rows()),
+        )
         for db in plan.workspace.databases:
             yield plan.db_paths[db.key], self._database_page(db)
             for entity in db.entities:
@@ -340,8 +349,11 @@ class SiteRenderer:
 
     def _home(self) -> Iterator[tuple[str, bytes]]:
         intro = next((p for p in self.plan.content_pages if p.slug == "index"), None)
-        yield "index.html", self._render(
-            "index", "index.html", self.plan.title, facts=self.facts, databases=self._database_rows(), intro=intro
+        yield (
+            "index.html",
+            self._render(
+                "index", "index.html", self.plan.title, facts=self.facts, databases=self._database_rows(), intro=intro
+            ),
         )
 
     def _database_page(self, db: Database) -> bytes:

@@ -51,3 +51,77 @@ def env_with(**values: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in _OUR_VARIABLES}
     env.update(values)
     return env
+
+
+# =========================================================================== MongoDB backend (issue 3)
+# The store tests run against mongomock by default and against a real server when
+# MONGODB_URI is set (CI sets it and runs a mongo service). Each real-server test gets a
+# database of its own, dropped afterwards, so runs never see each other's documents.
+
+import inspect  # noqa: E402 - this block's imports stay with it
+import uuid  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+
+import mongomock  # noqa: E402
+import pymongo  # noqa: E402
+from pymongo.database import Database  # noqa: E402
+
+from generator.logs import redact  # noqa: E402
+
+
+def real_mongodb_uri() -> str | None:
+    """The real server the store tests use, or None for mongomock."""
+    return os.environ.get("MONGODB_URI") or None
+
+
+def pytest_report_header() -> str:
+    """Say in the test report which MongoDB backend the store tests ran against."""
+    uri = real_mongodb_uri()
+    return f"mongodb backend: real server at {redact(uri)}" if uri else "mongodb backend: mongomock"
+
+
+def _mongomock_accepts_sort(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Let mongomock run pymongo's ``UpdateOne`` in ``bulk_write``.
+
+    pymongo 4.11 passes ``sort=`` to the bulk builder and mongomock 4.3 does not accept it
+    (mongomock issue #912). Drop it when unset; the fake stays otherwise untouched.
+    """
+    from mongomock.collection import BulkOperationBuilder
+
+    original = BulkOperationBuilder.add_update
+    if "sort" in inspect.signature(original).parameters:
+        return
+
+    def add_update(self: BulkOperationBuilder, *args: object, sort: object = None, **kwargs: object) -> object:
+        if sort is not None:
+            raise NotImplementedError("mongomock does not support sort in bulk updates")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(BulkOperationBuilder, "add_update", add_update)
+
+
+@pytest.fixture
+def mongo_db(monkeypatch: pytest.MonkeyPatch) -> Iterator[Database]:
+    """An empty MongoDB database: mongomock, or a fresh one on the real server."""
+    uri = real_mongodb_uri()
+    if not uri:
+        _mongomock_accepts_sort(monkeypatch)
+        yield mongomock.MongoClient()["fibery_kb_test"]
+        return
+    client: pymongo.MongoClient = pymongo.MongoClient(uri, serverSelectionTimeoutMS=5000)
+    name = f"fibery_kb_test_{uuid.uuid4().hex[:12]}"
+    try:
+        yield client[name]
+    finally:
+        client.drop_database(name)
+        client.close()
+
+
+@pytest.fixture
+def mongo_cli(mongo_db: Database, monkeypatch: pytest.MonkeyPatch) -> Database:
+    """Point `gen segments store` at ``mongo_db``: MONGODB_DB names it, and with mongomock
+    the client the command creates is the fake's (the real server needs no help)."""
+    monkeypatch.setenv("MONGODB_DB", mongo_db.name)
+    if not real_mongodb_uri():
+        monkeypatch.setattr("generator.store.MongoClient", lambda *args, **kwargs: mongo_db.client)
+    return mongo_db

@@ -177,7 +177,18 @@ def test_bad_snapshots_are_clear_errors(tmp_path: Path, content: str, message: s
 def test_wheel_ships_templates_and_demo(tmp_path: Path) -> None:
     """A plain (non-editable) install must find its templates and the demo."""
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(ROOT)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
         check=True,
     )
     wheel = next(tmp_path.glob("fibery_kb-*.whl"))
@@ -188,8 +199,20 @@ def test_wheel_ships_templates_and_demo(tmp_path: Path) -> None:
     target = tmp_path / "installed"
     zipfile.ZipFile(wheel).extractall(target)
     run = subprocess.run(
-        [sys.executable, "-c", "from generator.cli import main; main()", "build", "--demo", "--out", str(tmp_path / "s"), "-q"],
-        cwd=tmp_path, env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"}, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-c",
+            "from generator.cli import main; main()",
+            "build",
+            "--demo",
+            "--out",
+            str(tmp_path / "s"),
+            "-q",
+        ],
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
     )
     assert run.returncode == 0, run.stderr
     assert (tmp_path / "s" / "index.html").is_file()
