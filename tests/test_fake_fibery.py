@@ -1,0 +1,485 @@
+"""Tests of the fake Fibery server itself (plain httpx + graphql-core, no client code)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from graphql import build_client_schema, get_introspection_query, print_schema
+
+try:
+    from tests import fake_fibery as ff
+except ImportError:  # pragma: no cover - tests/ imported as a rootdir-less directory
+    import fake_fibery as ff  # type: ignore[no-redef]
+
+FakeFibery = ff.FakeFibery
+
+TOKEN = "test-token"
+AUTH = {"Authorization": f"Token {TOKEN}"}
+PNG = b"\x89PNG\r\n\x1a\nfake-image-bytes"
+
+
+def _snapshot() -> dict:
+    """A small space: Company, Café Notes (rich text, state, select, files, relation) and Task."""
+    companies = [
+        {"id": f"c{i}", "public_id": str(i), "name": name, "creation_date": f"2024-01-0{i}T10:00:00.000Z",
+         "modification_date": f"2024-02-0{i}T10:00:00.000Z",
+         "values": {"website": f"https://{name.lower()}.example", "employees": emp}}
+        for i, (name, emp) in enumerate([("Acme", 50), ("Globex", 7), ("Initech", None)], start=1)
+    ]  # fmt: skip
+    notes = [
+        {"id": "n1", "public_id": "11", "name": "Opening", "creation_date": "2024-03-01T09:00:00.000Z",
+         "modification_date": "2024-05-01T09:00:00.000Z",
+         "values": {"body": {"md": "Hello **café**", "html": "<p>Hello <b>café</b> &amp; co</p>"},
+                    "state": {"name": "Done"}, "company": {"id": "c1"}, "priority": {"name": "High"},
+                    "tags": [{"name": "a"}, {"name": "b"}], "period": {"start": "2024-01-01", "end": "2024-01-31"},
+                    "attachments": [{"secret": "sec-1", "name": "logo.png", "contentType": "image/png"}],
+                    "rating": 4.5}},
+        {"id": "n2", "public_id": "12", "name": "Menu", "creation_date": "2024-03-02T09:00:00.000Z",
+         "modification_date": "2024-04-01T09:00:00.000Z",
+         "values": {"body": None, "state": {"name": "Open"}, "company": {"id": "c2"}, "priority": None,
+                    "tags": [], "attachments": [{"secret": "sec-2", "name": "menu.pdf", "contentType": ""}],
+                    "rating": 3}},
+        {"id": "n3", "public_id": "13", "name": "Zebra", "creation_date": "2024-03-03T09:00:00.000Z",
+         "modification_date": "2024-06-01T09:00:00.000Z",
+         "values": {"state": {"name": "Done"}, "company": None, "rating": None}},
+    ]  # fmt: skip
+    companies[0]["values"]["notes"] = [{"id": "n1"}, {"id": "n3"}]
+    companies[1]["values"]["notes"] = [{"id": "n2"}]
+    tasks = [
+        {"id": f"t{i:03d}", "public_id": str(100 + i), "name": f"Task {i:03d}",
+         "creation_date": f"2024-01-01T00:00:{i % 60:02d}.000Z", "modification_date": None,
+         "values": {"effort": i % 7, "done": i % 2 == 0, "owner": f"u{i % 3}@example.com"}}
+        for i in range(130)
+    ]  # fmt: skip
+    return {
+        "version": 1,
+        "fibery_url": "https://acme.fibery.io",
+        "space": "Café Space",
+        "databases": [
+            {"key": "IGNORED_Company", "title": "Company", "query": "ignored", "web_name": "Company",
+             "fields": [{"key": "website", "title": "Website", "kind": "url"},
+                        {"key": "employees", "title": "Employees", "kind": "number"},
+                        {"key": "notes", "title": "Notes", "kind": "collection", "target": "CafeKey"}],
+             "entities": companies},
+            {"key": "CafeKey", "title": "Café Notes", "query": "findWhatever", "web_name": "Cafe_Notes",
+             "fields": [{"key": "body", "title": "Body", "kind": "rich_text"},
+                        {"key": "state", "title": "State", "kind": "state"},
+                        {"key": "company", "title": "Company", "kind": "relation", "target": "IGNORED_Company"},
+                        {"key": "priority", "title": "Priority", "kind": "select"},
+                        {"key": "tags", "title": "Tags", "kind": "multi_select"},
+                        {"key": "period", "title": "Period", "kind": "date_range"},
+                        {"key": "attachments", "title": "Attachments", "kind": "files"},
+                        {"key": "rating", "title": "Star Rating", "kind": "number"}],
+             "entities": notes},
+            {"key": "T", "title": "Task", "query": "findTasks", "web_name": "Task",
+             "fields": [{"key": "effort", "title": "Effort", "kind": "number"},
+                        {"key": "done", "title": "Done?", "kind": "boolean"},
+                        {"key": "owner", "title": "Owner Email", "kind": "email"}],
+             "entities": tasks},
+        ],
+        "files": {"sec-1": base64.b64encode(PNG).decode(), "sec-2": base64.b64encode(b"%PDF-1.4").decode()},
+    }  # fmt: skip
+
+
+SNAPSHOT = _snapshot()
+
+
+@pytest.fixture(scope="module")
+def fake():
+    """A shared fake without rate limit."""
+    with FakeFibery(SNAPSHOT, rate_limit=None) as f:
+        yield f
+
+
+@pytest.fixture
+def client():
+    with httpx.Client(timeout=5) as c:
+        yield c
+
+
+def gql(client: httpx.Client, fake: FakeFibery, query: str, variables: dict | None = None, **kw) -> httpx.Response:
+    """POST a GraphQL request with the default token."""
+    headers = kw.pop("headers", AUTH)
+    return client.post(fake.graphql_url, json={"query": query, "variables": variables}, headers=headers, **kw)
+
+
+def data(resp: httpx.Response) -> dict:
+    """The ``data`` of a successful GraphQL response."""
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert "errors" not in body, body
+    return body["data"]
+
+
+# -- naming -----------------------------------------------------------------------------
+
+
+def test_naming_rules():
+    assert ff.pascal_case("Café Notes") == "CafeNotes"
+    assert ff.pascal_case("Sub-bug") == "SubBug"
+    assert ff.pascal_case("Định kỳ") == "DinhKy"
+    assert ff.camel_case("Completion Date") == "completionDate"
+    assert ff.camel_case("Done?") == "done"
+    assert [ff.pluralize(w) for w in ["Company", "Hotfix", "Bug", "Day", "Match", "Wish", "CafeNotes", "Quiz"]] == [
+        "Companies", "Hotfixes", "Bugs", "Days", "Matches", "Wishes", "CafeNoteses", "Quizes"]  # fmt: skip
+    names = ff.graphql_names(SNAPSHOT)
+    assert names["Café Notes"] == (
+        "CafeNotes", "findCafeNoteses",
+        {"Body": "body", "State": "state", "Company": "company", "Priority": "priority", "Tags": "tags",
+         "Period": "period", "Attachments": "attachments", "Star Rating": "starRating"},
+    )  # fmt: skip
+    assert names["Company"][:2] == ("Company", "findCompanies")
+    assert names["Task"][2]["Owner Email"] == "ownerEmail"
+
+
+def test_name_clashes_get_suffix():
+    snap = {"space": "S", "databases": [{"key": "k", "title": "Thing", "fields": [
+        {"key": "a", "title": "Name", "kind": "text"}, {"key": "b", "title": "name", "kind": "text"}], "entities": []}]}
+    assert ff.graphql_names(snap)["Thing"][2] == {"Name": "name2", "name": "name3"}
+
+
+# -- transport, auth, routing -----------------------------------------------------------
+
+
+def test_auth(fake, client):
+    q = {"query": "{me{email}}"}
+    assert client.post(fake.graphql_url, json=q).status_code == 401
+    wrong = client.post(fake.graphql_url, json=q, headers={"Authorization": "Token nope"})
+    assert (wrong.status_code, wrong.text) == (401, "Unauthorized")
+    assert wrong.headers["content-type"].startswith("text/plain")
+    assert client.get(f"{fake.url}/api/schema").status_code == 401
+    ok = client.post(fake.graphql_url, json=q, headers={"Authorization": f"Bearer {TOKEN}"})
+    assert ok.json() == {"data": {"me": {"email": "fake.user@example.com"}}}
+
+
+def test_space_paths(fake, client):
+    assert fake.graphql_url.endswith("/api/graphql/space/Caf%C3%A9_Space")
+    q = {"query": "{me{email}}"}
+    assert client.post(f"{fake.url}/api/graphql/space/Café_Space", json=q, headers=AUTH).status_code == 200
+    assert client.post(f"{fake.url}/api/graphql/space/Caf%C3%A9%20Space", json=q, headers=AUTH).status_code == 200
+    for bad in ["Nope", "café_Space", "Cafe_Space"]:
+        r = client.post(f"{fake.url}/api/graphql/space/{bad}", json=q, headers=AUTH)
+        assert r.status_code == 404 and r.headers["content-type"].startswith("text/plain")
+    assert client.get(f"{fake.url}/api/nothing", headers=AUTH).status_code == 404
+
+
+def test_html_pages(fake, client):
+    page = client.get(fake.graphql_url, headers=AUTH)
+    assert page.status_code == 200 and "<title>GraphiQL</title>" in page.text
+    listing = client.get(f"{fake.url}/api/graphql", headers=AUTH)
+    assert '<a href="/api/graphql/space/Café_Space">' in listing.text
+
+
+def test_request_errors(fake, client):
+    headers = {**AUTH, "Content-Type": "application/json"}
+    bad_json = client.post(fake.graphql_url, content=b'{"query": "{me', headers=headers)
+    assert bad_json.status_code == 500
+    assert set(bad_json.json()) == {"name", "message", "data"} and bad_json.json()["data"] == {}
+    syntax = gql(client, fake, "{ findTasks { id ")
+    assert syntax.status_code == 400 and syntax.json()["errors"][0]["locations"]
+    invalid = gql(client, fake, "{ findTasks { nope } }")
+    assert invalid.status_code == 400 and "nope" in invalid.json()["errors"][0]["message"]
+    assert "data" not in invalid.json()
+    no_query = client.post(fake.graphql_url, json={}, headers=AUTH)
+    assert no_query.status_code == 400
+
+
+def test_execution_error_is_200_with_path(client):
+    with FakeFibery(SNAPSHOT, rate_limit=None, max_limit=50) as f:
+        r = gql(client, f, "{ ok: findCompanies { id } big: findTasks(limit: 51) { id } }")
+        body = r.json()
+        assert r.status_code == 200
+        assert body["data"]["big"] is None and len(body["data"]["ok"]) == 3
+        assert body["errors"][0]["path"] == ["big"] and body["errors"][0]["locations"]
+        assert len(data(gql(client, f, "{ findTasks(limit: 50) { id } }"))["findTasks"]) == 50
+
+
+# -- schema -----------------------------------------------------------------------------
+
+
+def test_introspection(fake, client):
+    r = client.post(fake.graphql_url, json={"query": get_introspection_query(descriptions=True)}, headers=AUTH)
+    schema = build_client_schema(data(r))
+    sdl = print_schema(schema)
+    assert "findCafeNoteses(" in sdl and "findCompanies(" in sdl and "me: CurrentUser" in sdl
+    notes = schema.get_type("CafeNotes")
+    assert str(notes.fields["publicId"].type) == "String"
+    assert str(notes.fields["state"].type) == "WorkflowStateCafeNotes"
+    assert str(notes.fields["priority"].type) == "CafeNotesPriorityEnum"
+    assert str(notes.fields["tags"].type) == "[CafeNotesTagsEnum]"
+    assert str(notes.fields["company"].type) == "Company"
+    assert str(notes.fields["attachments"].type) == "[File]"
+    assert str(notes.fields["body"].type) == "RichText"
+    assert str(notes.fields["period"].type) == "DateRange"
+    assert str(notes.fields["starRating"].type) == "Float"
+    args = schema.query_type.fields["findTasks"].args
+    assert {"limit", "offset", "orderBy", "publicId", "modificationDate", "done"} <= set(args)
+    assert set(schema.get_type("BooleanFilter").fields) == {"is", "isNull"}
+    assert "contains" not in schema.get_type("FloatFilter").fields
+
+
+def test_values(fake, client):
+    q = """{ findCafeNoteses { id publicId name creationDate state { id name } priority { name } tags { name }
+        company { name website } period { start end } attachments { id secret name contentType }
+        body { text md html jsonString } starRating } }"""
+    first, second, third = data(gql(client, fake, q))["findCafeNoteses"]
+    assert first["publicId"] == "11" and first["state"]["name"] == "Done" and first["state"]["id"]
+    assert first["company"] == {"name": "Acme", "website": "https://acme.example"}
+    assert first["tags"] == [{"name": "a"}, {"name": "b"}] and first["period"]["end"] == "2024-01-31"
+    assert first["body"]["text"] == "Hello café & co" and first["body"]["md"] == "Hello **café**"
+    assert json.loads(first["body"]["jsonString"])
+    assert first["attachments"][0]["secret"] == "sec-1" and first["attachments"][0]["id"]
+    assert second["priority"] is None and second["body"] is None and second["tags"] == []
+    assert third["company"] is None and third["period"] is None and third["starRating"] is None
+    raw = gql(client, fake, "{ findCafeNoteses(offset: 1, limit: 1) { starRating } }")
+    assert b'"starRating": 3}' in raw.content or b'"starRating":3}' in raw.content  # integral float -> int
+
+
+# -- pagination, ordering, filters ------------------------------------------------------
+
+
+def test_pagination(fake, client):
+    everything = data(gql(client, fake, "{ findTasks { publicId } }"))["findTasks"]
+    assert len(everything) == 100 and everything[0]["publicId"] == "100"
+    q = "query($l:Int!,$o:Int){ findTasks(limit:$l, offset:$o) { name } }"
+    page = data(gql(client, fake, q, {"l": 20, "o": 120}))
+    assert [t["name"] for t in page["findTasks"]] == [f"Task {i}" for i in range(120, 130)]
+    assert data(gql(client, fake, "{ findTasks(limit: 0) { id } }"))["findTasks"] == []
+    assert len(data(gql(client, fake, "{ findTasks(limit: 1000) { id } }"))["findTasks"]) == 130
+
+
+def test_order_by(fake, client):
+    r = data(gql(client, fake, "{ findCompanies(orderBy: {name: DESC}) { name } }"))
+    assert [c["name"] for c in r["findCompanies"]] == ["Initech", "Globex", "Acme"]
+    r = data(gql(client, fake, "{ findCompanies(orderBy: {employees: ASC}) { name } }"))
+    assert [c["name"] for c in r["findCompanies"]] == ["Globex", "Acme", "Initech"]  # nulls last
+    # keys apply in the order written: effort first, then name descending
+    r = data(gql(client, fake, "{ findTasks(limit: 3, orderBy: {effort: ASC, name: DESC}) { name effort } }"))
+    assert [t["name"] for t in r["findTasks"]] == ["Task 126", "Task 119", "Task 112"]
+    r = data(gql(client, fake, "{ findTasks(limit: 3, orderBy: {name: DESC, effort: ASC}) { name } }"))
+    assert [t["name"] for t in r["findTasks"]] == ["Task 129", "Task 128", "Task 127"]
+    variables = {"o": {"effort": "DESC", "publicId": "ASC"}}
+    r = data(gql(client, fake, "query($o: TaskOrderBy){ findTasks(limit: 2, orderBy: $o) { publicId } }", variables))
+    assert [t["publicId"] for t in r["findTasks"]] == ["106", "113"]
+    r = data(gql(client, fake, "{ findCafeNoteses(orderBy: {company: {name: DESC}}) { name } }"))
+    assert [n["name"] for n in r["findCafeNoteses"]] == ["Zebra", "Menu", "Opening"]  # DESC: nulls first
+
+
+def test_filters(fake, client):
+    def names(query: str, variables: dict | None = None) -> list[str]:
+        return [e["name"] for e in next(iter(data(gql(client, fake, query, variables)).values()))]
+
+    assert names('{ findCafeNoteses(modificationDate: {greater: "2024-04-15"}) { name } }') == ["Opening", "Zebra"]
+    assert names('query($ids:[String]){ findTasks(publicId: {in: $ids}) { name } }', {"ids": ["101", "105", "x"]}) == [
+        "Task 001", "Task 005"]  # fmt: skip
+    assert names('{ findCafeNoteses(state: {name: {is: "Done"}}) { name } }') == ["Opening", "Zebra"]
+    assert names('{ findCafeNoteses(company: {id: {is: "c2"}}) { name } }') == ["Menu"]
+    assert names('{ findCafeNoteses(company: {name: {contains: "acm"}}) { name } }') == ["Opening"]
+    assert names('{ findCafeNoteses(company: {id: {isNull: true}}) { name } }') == ["Zebra"]
+    assert names('{ findCafeNoteses(priority: {name: {isNot: "High"}}) { name } }') == ["Menu", "Zebra"]
+    assert names('{ findCafeNoteses(tags: {contains: [{name: {is: "b"}}]}) { name } }') == ["Opening"]
+    assert names("{ findCafeNoteses(tags: {isEmpty: true}) { name } }") == ["Menu", "Zebra"]
+    assert names('{ findCafeNoteses(period: {start: {greaterOrEquals: "2024-01-01"}}) { name } }') == ["Opening"]
+    assert names("{ findCafeNoteses(starRating: {greater: 3.5}) { name } }") == ["Opening"]
+    assert names("{ findCompanies(notes: {containsAny: [{name: {is: \"Menu\"}}]}) { name } }") == ["Globex"]
+    assert len(names("{ findTasks(limit: 500, done: {is: true}, effort: {in: [0, 1]}) { name } }")) == 19
+    assert names('{ findCompanies(id: {notIn: ["c1", "c2"]}) { name } }') == ["Initech"]
+
+
+def test_nested_relations(fake, client):
+    q = """{ findCompanies(limit: 1) { name notes { name company { name notes(orderBy: {name: DESC}) { name } } }
+             some: notes(limit: 1, offset: 1) { name } } }"""
+    acme = data(gql(client, fake, q))["findCompanies"][0]
+    assert [n["name"] for n in acme["notes"]] == ["Opening", "Zebra"]
+    assert acme["notes"][0]["company"]["notes"] == [{"name": "Zebra"}, {"name": "Opening"}]
+    assert acme["some"] == [{"name": "Zebra"}]
+
+
+# -- rate limit -------------------------------------------------------------------------
+
+
+def test_rate_limit(client):
+    with FakeFibery(SNAPSHOT, extra_tokens=["other"]) as f:
+        statuses = [gql(client, f, "{me{email}}").status_code for _ in range(5)]
+        assert statuses[:3] == [200, 200, 200] and statuses[3:] == [429, 429]
+        r = gql(client, f, "{me{email}}")
+        assert (r.status_code, r.text, r.headers.get("retry-after")) == (429, "Too Many Requests", None)
+        other = gql(client, f, "{me{email}}", headers={"Authorization": "Token other"})
+        assert other.status_code == 200  # limits are per token
+        assert f.stats.rate_limited == 3 and f.stats.by_status[200] == 4
+        time.sleep(1.05)
+        assert gql(client, f, "{me{email}}").status_code == 200
+
+
+def test_rate_limit_spaced_and_retry_after(client):
+    with FakeFibery(SNAPSHOT, retry_after=2) as f:
+        for _ in range(3):
+            assert gql(client, f, "{me{email}}").status_code == 200
+        time.sleep(1.02)
+        for _ in range(3):
+            assert gql(client, f, "{me{email}}").status_code == 200
+        r = gql(client, f, "{me{email}}")
+        assert r.status_code == 429 and r.headers["retry-after"] == "2"
+
+
+# -- REST schema and files --------------------------------------------------------------
+
+
+def test_rest_schema(fake, client):
+    r = client.get(f"{fake.url}/api/schema?with-description=true&with-soft-deleted=false", headers=AUTH)
+    body = r.json()
+    assert {"fibery/id", "fibery/version", "fibery/types"} <= set(body)
+    types = {t["fibery/name"]: t for t in body["fibery/types"]}
+    notes = types["Café Space/Café Notes"]
+    assert notes["fibery/meta"]["fibery/domain?"] is True
+    fields = {f["fibery/name"]: f for f in notes["fibery/fields"]}
+    assert fields["Café Space/Body"]["fibery/type"] == "Collaboration~Documents/Document"
+    assert fields["workflow/state"]["fibery/type"] == "workflow/state_Café Space/Café Notes"
+    assert fields["Café Space/Company"]["fibery/type"] == "Café Space/Company"
+    assert fields["Café Space/Company"]["fibery/meta"]["fibery/collection?"] is False
+    assert fields["Café Space/Name"]["fibery/meta"]["ui/title?"] is True
+    assert fields["Café Space/Tags"]["fibery/meta"]["fibery/collection?"] is True
+    assert {f["fibery/name"]: f["fibery/type"] for f in types["Café Space/Company"]["fibery/fields"]}[
+        "Café Space/Employees"] == "fibery/int"  # fmt: skip
+    assert types["Café Space/Tags_Café Notes"]["fibery/meta"]["fibery/enum?"] is True
+    assert "fibery/user" in types and any(n.endswith("-mixin") for n in types)
+    assert any(t["fibery/deleted?"] for t in types.values())
+    etag = r.headers["etag"]
+    again = client.get(f"{fake.url}/api/schema", headers={**AUTH, "If-None-Match": etag})
+    assert again.status_code == 304 and again.content == b""
+    assert client.get(f"{fake.url}/api/schema", headers={**AUTH, "If-None-Match": '"x"'}).status_code == 200
+
+
+def test_files(fake, client):
+    r = client.get(f"{fake.url}/api/files/sec-1", headers=AUTH)
+    assert r.content == PNG and r.headers["content-type"] == "image/png"
+    assert client.get(f"{fake.url}/api/files/sec-2", headers=AUTH).headers["content-type"] == "application/pdf"
+    assert client.get(f"{fake.url}/api/files/nope", headers=AUTH).status_code == 404
+    assert client.get(f"{fake.url}/api/files/sec-1").status_code == 401
+
+
+# -- stats, latency, faults -------------------------------------------------------------
+
+
+def test_stats_and_latency(client):
+    with FakeFibery(SNAPSHOT, rate_limit=None, latency=0.1) as f:
+        t0 = time.monotonic()
+        gql(client, f, "query Q($n:Int){ findTasks(limit:$n) { id } }", {"n": 1})
+        assert time.monotonic() - t0 >= 0.1
+        client.get(f"{f.url}/api/schema")
+        entry = f.stats.log[0]
+        assert (entry.method, entry.status, entry.operation, entry.variables) == ("POST", 200, "findTasks", {"n": 1})
+        assert f.stats.total == 2 and f.stats.by_status == {200: 1, 401: 1}
+        assert f.stats.count(operation="findTasks") == 1
+
+
+def test_fault_fail_every_and_burst(client):
+    with FakeFibery(SNAPSHOT, rate_limit=None) as f:
+        f.faults.append(ff.fail_every(2, status=503))
+        assert [gql(client, f, "{me{email}}").status_code for _ in range(4)] == [200, 503, 200, 503]
+        f.faults[:] = [ff.burst_429(2)]
+        assert [gql(client, f, "{me{email}}").status_code for _ in range(3)] == [429, 429, 200]
+        assert f.stats.rate_limited == 2
+
+
+def test_fault_truncated_json(client):
+    with FakeFibery(SNAPSHOT, rate_limit=None) as f:
+        f.faults.append(ff.truncated_json())
+        r = gql(client, f, "{ findTasks { id name } }")
+        assert r.status_code == 200
+        with pytest.raises(json.JSONDecodeError):
+            r.json()
+        assert len(data(gql(client, f, "{ findTasks { id } }"))["findTasks"]) == 100  # only once
+        f.faults[:] = [ff.truncated_json(declare_full_length=True)]
+        with pytest.raises(httpx.RemoteProtocolError):
+            gql(client, f, "{ findTasks { id name } }")
+
+
+def test_fault_hang_and_stop(client):
+    f = FakeFibery(SNAPSHOT, rate_limit=None).start()
+    f.faults.append(ff.hang())
+    with pytest.raises(httpx.ReadTimeout):
+        gql(client, f, "{me{email}}", timeout=0.3)
+    assert f.stats.log[-1].status is None
+    assert data(gql(client, f, "{me{email}}"))  # only the first request hangs
+    f.faults.append(ff.hang(count=None))
+    with httpx.Client() as other:
+        import threading
+
+        result = {}
+        t = threading.Thread(target=lambda: result.setdefault("r", _try(other, f)))
+        t.start()
+        time.sleep(0.2)
+        t0 = time.monotonic()
+        f.stop()
+        assert time.monotonic() - t0 < 2
+        t.join(2)
+        assert isinstance(result["r"], httpx.HTTPError)
+
+
+def _try(client: httpx.Client, f: FakeFibery):
+    try:
+        return gql(client, f, "{me{email}}", timeout=10)
+    except httpx.HTTPError as e:
+        return e
+
+
+def test_fault_graphql_errors_on_page(client):
+    with FakeFibery(SNAPSHOT, rate_limit=None) as f:
+        f.faults.append(ff.graphql_errors_on_page("findTasks", 100, message="boom", times=1))
+        q = "query($o:Int){ findTasks(limit: 100, offset: $o) { id } me { email } }"
+        assert len(data(gql(client, f, q, {"o": 0}))["findTasks"]) == 100
+        r = gql(client, f, q, {"o": 100})
+        body = r.json()
+        assert r.status_code == 200 and body["data"]["findTasks"] is None and body["data"]["me"]
+        assert body["errors"][0]["message"] == "boom" and body["errors"][0]["path"] == ["findTasks"]
+        assert len(data(gql(client, f, q, {"o": 100}))["findTasks"]) == 30  # times=1
+
+
+def test_fault_schema_drift(client):
+    with FakeFibery(SNAPSHOT, rate_limit=None) as f:
+        f.faults.append(ff.drop_field("Café Notes", "Star Rating"))
+        r = gql(client, f, "{ findCafeNoteses { starRating } }")
+        assert r.status_code == 400 and "starRating" in r.json()["errors"][0]["message"]
+        schema = client.get(f"{f.url}/api/schema", headers=AUTH).json()
+        notes = next(t for t in schema["fibery/types"] if t["fibery/name"] == "Café Space/Café Notes")
+        assert "Café Space/Star Rating" not in {x["fibery/name"] for x in notes["fibery/fields"]}
+        f.faults[:] = [ff.rename_field("Task", "Effort", "Effort Points")]
+        assert data(gql(client, f, "{ findTasks(limit: 1) { effortPoints } }"))
+        f.faults.clear()
+        assert data(gql(client, f, "{ findCafeNoteses { starRating } }"))
+
+
+def test_update_snapshot(client):
+    snap = _snapshot()
+    with FakeFibery(snap, rate_limit=None) as f:
+        snap["databases"][0]["entities"][0]["name"] = "Acme 2"
+        assert data(gql(client, f, "{ findCompanies(limit: 1) { name } }"))["findCompanies"][0]["name"] == "Acme"
+        f.update_snapshot(snap)
+        assert data(gql(client, f, "{ findCompanies(limit: 1) { name } }"))["findCompanies"][0]["name"] == "Acme 2"
+
+
+def test_cli(tmp_path: Path):
+    path = tmp_path / "snap.json"
+    path.write_text(json.dumps(SNAPSHOT))
+    script = Path(ff.__file__)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(path), "--token", "cli", "--rate-limit", "0"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        url = proc.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:")
+        r = httpx.post(f"{url}/api/graphql/space/Café_Space", json={"query": "{me{email}}"},
+                       headers={"Authorization": "Bearer cli"})  # fmt: skip
+        assert r.json()["data"]["me"]["email"]
+    finally:
+        proc.terminate()
+        proc.wait(5)
