@@ -598,24 +598,27 @@ class FiberyClient:
         return dict(sorted(files.items()))
 
     async def _fetch_all(self, session: Any, plan: _DatabasePlan, progress: ProgressCallback | None) -> None:
-        """Page through one database until a short page; keep each entity once."""
+        """Page through one database; keep each entity once.
+
+        Each request asks for one row more than a page: that extra row only tells whether
+        another page exists, so a database of exactly k pages costs k requests, not k + 1."""
         seen: set[str] = set()
         entities = plan.database.entities
         offset = 0
         while True:
-            document = list_query(plan, limit=self.page_size, offset=offset)
+            document = list_query(plan, limit=self.page_size + 1, offset=offset)
             data = await self._execute(session, document, f"reading {plan.database.title} (offset {offset})")
             rows = data.get(plan.database.query) if isinstance(data, dict) else None
             if not isinstance(rows, list):
                 raise FiberyError(f"malformed data from Fibery: {plan.database.query} did not return a list")
-            for raw in rows:
+            for raw in rows[: self.page_size]:
                 entity = to_entity(plan, raw)
                 if entity.id not in seen:
                     seen.add(entity.id)
                     entities.append(entity)
             if progress:
                 progress(plan.database.title, len(entities))
-            if len(rows) < self.page_size:
+            if len(rows) <= self.page_size:
                 return
             offset += self.page_size
 

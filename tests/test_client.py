@@ -154,6 +154,14 @@ def test_paginates_with_one_request_per_page_and_rich_text_inline(fibery) -> Non
     assert client.stats.requests == 6
 
 
+def test_an_exact_multiple_of_the_page_size_costs_no_extra_request(fibery) -> None:
+    fake, _ = fibery
+    fake.articles = [article(i) for i in range(1, 7)]
+    workspace = make_client(page_size=3, requests_per_second=100).fetch_workspace()
+    assert len(workspace.database("Article").entities) == 6
+    assert len([q for q in fake.queries if "findArticles" in q]) == 2  # ⌈6 / 3⌉, not 3
+
+
 def test_select_skips_databases_before_fetching(fibery) -> None:
     fake, _ = fibery
     workspace = make_client(requests_per_second=100).fetch_workspace(

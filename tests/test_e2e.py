@@ -88,7 +88,7 @@ def test_pagination_over_many_pages(tmp_path: Path) -> None:
         {**template, "id": f"g-{i}", "public_id": str(i), "name": f"Guide {i}"} for i in range(1, 251)
     ]
     (tmp_path / "kb.toml").write_text("page_size = 100\n")
-    with ff.FakeFibery(snap, token=TOKEN, rate_limit=None, max_limit=100) as server:
+    with ff.FakeFibery(snap, token=TOKEN, rate_limit=None) as server:
         result = run_gen("build", cwd=tmp_path, **gen_env(server))
         pages = server.stats.count(operation=ff.graphql_names(snap)["Guides"][1])
     assert result.returncode == 0, result.stderr
