@@ -10,6 +10,7 @@ from __future__ import annotations
 import html as html_lib
 import re
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol
@@ -45,10 +46,14 @@ class Links(Protocol):
     def rewrite_url(self, tag: str, attribute: str, url: str) -> str | None:
         """Rewrite a URL found in rich text (Fibery files and entity links); None drops it."""
 
+    def embed_url(self, url: str) -> str | None:
+        """The iframe address of a URL that may be embedded (a Superset dashboard), or None."""
+
 
 Renderer = Callable[[Field, Any, Links], Markup]
 EMPTY = Markup('<span class="empty">—</span>')
 NOT_PUBLISHED = Markup('<span class="unpublished">(not published)</span>')
+IMAGE_EXTENSIONS = (".png", ".jpg", ".gif", ".webp", ".avif")
 
 
 def is_safe_url(url: str) -> bool:
@@ -87,22 +92,33 @@ def link(url: str, text: str | None = None) -> Markup:
     return Markup('<a href="{}" rel="noopener noreferrer">{}</a>').format(url.strip(), text or url)
 
 
+_PAGE_LINKS: ContextVar[Links | None] = ContextVar("page_links", default=None)
+
+
+def _rewrite_attribute(tag: str, attribute: str, value: str) -> str | None:
+    links = _PAGE_LINKS.get()
+    return value if links is None else links.rewrite_url(tag, attribute, value)
+
+
+# One cleaner for every page (building one per call costs more than the cleaning itself);
+# the page's links reach its attribute filter through a context variable.
+_CLEANER = nh3.Cleaner(
+    tags=RICH_TEXT_TAGS,
+    attributes=RICH_TEXT_ATTRIBUTES,
+    url_schemes=set(SAFE_SCHEMES),
+    link_rel="noopener noreferrer",
+    attribute_filter=_rewrite_attribute,
+)
+
+
 def sanitize_html(html: str, links: Links | None = None) -> Markup:
     """Clean untrusted rich-text HTML with nh3: no scripts, styles, frames or event handlers,
     only http(s)/mailto absolute links; relative URLs pass through ``links.rewrite_url``."""
-    attribute_filter = None
-    if links is not None:
-        attribute_filter = links.rewrite_url
-    return Markup(
-        nh3.clean(
-            html,
-            tags=RICH_TEXT_TAGS,
-            attributes=RICH_TEXT_ATTRIBUTES,
-            url_schemes=set(SAFE_SCHEMES),
-            link_rel="noopener noreferrer",
-            attribute_filter=attribute_filter,
-        )
-    )
+    token = _PAGE_LINKS.set(links)
+    try:
+        return Markup(_CLEANER.clean(html))
+    finally:
+        _PAGE_LINKS.reset(token)
 
 
 def rich_text_html(value: dict[str, Any]) -> str:
@@ -141,7 +157,18 @@ def render_boolean(field: Field, value: Any, links: Links) -> Markup:
 
 
 def render_url(field: Field, value: Any, links: Links) -> Markup:
-    return link(str(value)) if value else EMPTY
+    if not value:
+        return EMPTY
+    embed = links.embed_url(str(value)) if is_safe_url(str(value)) else None
+    if embed is None:
+        return link(str(value))
+    # A dashboard: the iframe is ours (rich text can never create one); the link is the
+    # fallback for readers without frames, or when Superset refuses to be framed.
+    return Markup(
+        '<figure class="embed"><iframe src="{0}" title="{1}" loading="lazy" referrerpolicy="no-referrer"'
+        ' sandbox="allow-scripts allow-same-origin allow-popups allow-forms allow-downloads"></iframe>'
+        '<figcaption><a href="{2}" rel="noopener noreferrer">Open {1} in Superset</a></figcaption></figure>'
+    ).format(embed, field.title, str(value).strip())
 
 
 def render_email(field: Field, value: Any, links: Links) -> Markup:
@@ -149,11 +176,11 @@ def render_email(field: Field, value: Any, links: Links) -> Markup:
 
 
 def render_date(field: Field, value: Any, links: Links) -> Markup:
-    return Markup('<time datetime="{}">{}</time>').format(value, format_date(value)) if value else EMPTY
+    return Markup(f'<time datetime="{escape(value)}">{escape(format_date(value))}</time>') if value else EMPTY
 
 
 def render_datetime(field: Field, value: Any, links: Links) -> Markup:
-    return Markup('<time datetime="{}">{}</time>').format(value, format_datetime(value)) if value else EMPTY
+    return Markup(f'<time datetime="{escape(value)}">{escape(format_datetime(value))}</time>') if value else EMPTY
 
 
 def render_date_range(field: Field, value: Any, links: Links) -> Markup:
@@ -174,13 +201,14 @@ def render_rich_text(field: Field, value: Any, links: Links) -> Markup:
 def render_badge(field: Field, value: Any, links: Links) -> Markup:
     if not value or not value.get("name"):
         return EMPTY
-    return Markup('<span class="badge" data-value="{0}">{0}</span>').format(value["name"])
+    name = escape(value["name"])
+    return Markup(f'<span class="badge" data-value="{name}">{name}</span>')
 
 
 def render_badges(field: Field, value: Any, links: Links) -> Markup:
     if not value:
         return EMPTY
-    return Markup(" ").join(render_badge(field, item, links) for item in value)
+    return Markup(" ".join(render_badge(field, item, links) for item in value))
 
 
 def _entity_ref(item: dict[str, Any] | None, links: Links) -> Markup:
@@ -190,7 +218,7 @@ def _entity_ref(item: dict[str, Any] | None, links: Links) -> Markup:
     if target is None:
         return NOT_PUBLISHED
     path, name = target
-    return Markup('<a href="{}{}">{}</a>').format(links.prefix, path, name)
+    return Markup(f'<a href="{escape(links.prefix)}{escape(path)}">{escape(name)}</a>')
 
 
 def render_relation(field: Field, value: Any, links: Links) -> Markup:
@@ -200,21 +228,28 @@ def render_relation(field: Field, value: Any, links: Links) -> Markup:
 def render_collection(field: Field, value: Any, links: Links) -> Markup:
     if not value:
         return EMPTY
-    items = Markup("").join(Markup("<li>{}</li>").format(_entity_ref(item, links)) for item in value)
-    return Markup('<ul class="refs">{}</ul>').format(items)
+    items = "".join(f"<li>{_entity_ref(item, links)}</li>" for item in value)
+    return Markup(f'<ul class="refs">{items}</ul>')
+
+
+def render_file(item: dict[str, Any], links: Links) -> Markup:
+    """One attached file: a link (images with a preview), or a placeholder when the file
+    could not be published (download failed, too large, or a refused type)."""
+    label = item.get("name") or "file"
+    url = links.rewrite_url("a", "href", f"/api/files/{item.get('secret', '')}")
+    if not url:
+        return Markup('<li class="file-missing">{} <span>(file unavailable)</span></li>').format(label)
+    if url.endswith(IMAGE_EXTENSIONS):
+        return Markup(
+            '<li class="file-image"><a href="{0}"><img src="{0}" alt="{1}" loading="lazy">{1}</a></li>'
+        ).format(url, label)
+    return Markup('<li><a href="{}">{}</a></li>').format(url, label)
 
 
 def render_files(field: Field, value: Any, links: Links) -> Markup:
     if not value:
         return EMPTY
-    items = []
-    for item in value:
-        url = links.rewrite_url("a", "href", f"/api/files/{item['secret']}")
-        label = item.get("name") or "file"
-        items.append(
-            Markup('<li><a href="{}">{}</a></li>').format(url, label) if url else Markup("<li>{}</li>").format(label)
-        )
-    return Markup('<ul class="files">{}</ul>').format(Markup("").join(items))
+    return Markup('<ul class="files">{}</ul>').format(Markup("").join(render_file(item, links) for item in value))
 
 
 RENDERERS: dict[FieldKind, Renderer] = {

@@ -9,24 +9,32 @@ Site layout (all links relative, so the site works under any base URL and from d
 
     index.html                    home: model card, databases, content/index.md
     databases.html                every database
-    db/<database>/index.html      one database: fields and entity table
+    db/<database>/index.html      one database: fields and entity table (first 100 rows)
+    db/<database>/page-<n>.html   the table's further pages of 100 rows
+    db/<database>/rows.js         every row, for client-side filters and sorting (>1 page)
     db/<database>/<entity>.html   one entity
     <page>.html                   content/<page>.md
-    404.html, sitemap.xml, assets/…
+    404.html, sitemap.xml, assets/… (assets/files/: content-addressed Fibery files)
+    pagefind/                     the search index, written after rendering (search.py)
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
-import mimetypes
+import json
+import logging
+import math
 import re
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Container, Iterator
 from dataclasses import dataclass, field
+from html import unescape as html_unescape
 from importlib.resources import files as package_files
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 import jinja2
 import markdown
@@ -36,14 +44,24 @@ from pydantic import Field as PydanticField
 
 from .config import SiteConfig
 from .errors import RenderError
+from .fibery import referenced_files
 from .fields import FieldRenderers, is_safe_url
-from .model import Database, Entity, FieldKind, Workspace
-from .naming import SlugAllocator, url_segment
+from .files import FilePolicy, extension_for, sniff_type
+from .model import Database, Entity, Field, FieldKind, Workspace
+from .naming import SlugAllocator, name_key, url_segment
+
+log = logging.getLogger(__name__)
 
 RESERVED_ROOT_NAMES = {"index", "databases", "db", "assets", "404", "sitemap", "status", "search", "pagefind"}
 SUMMARY_KINDS = (FieldKind.STATE, FieldKind.SELECT, FieldKind.DATE, FieldKind.DATETIME, FieldKind.NUMBER)
-_FIBERY_FILE = re.compile(r"^(?:https?://[^/]+)?/api/files/([^/?#]+)")
+FACET_KINDS = (FieldKind.STATE, FieldKind.SELECT)
+TABLE_PAGE_SIZE = 100
+"""Rows per page of an entity table: a 10,000-entity database is 100 small pages, not one 10 MB page."""
+FILE_PLACEHOLDER = "assets/file-unavailable.svg"
+DESCRIPTION_LENGTH = 200
+_FILE_PATH = re.compile(r"^/api/files/([A-Za-z0-9_-]+)/?$")
 _TRAILING_PUBLIC_ID = re.compile(r"(?:^|-)(\d+)$")
+_TAG = re.compile(r"<[^>]+>")
 
 
 class FiberyFacts(BaseModel):
@@ -104,6 +122,51 @@ class Backlink:
     via: str
 
 
+@dataclass(frozen=True)
+class FiberyUrls:
+    """Recognise the workspace's own URLs in content: files and entity pages.
+
+    Entity URLs are ``{url}/{Space}/{Database}/{slug-}{publicId}``; Fibery accepts the
+    slug or not (``Potting-soil-mixes-2``, ``2``), any case in the names, a trailing slash,
+    and a query (``?sharing-key=…``) or fragment, all of which we accept too."""
+
+    host: str
+    space_key: str
+
+    @classmethod
+    def of(cls, workspace: Workspace) -> FiberyUrls:
+        return cls(urlsplit(workspace.fibery_url).netloc.casefold(), name_key(workspace.space))
+
+    def _path(self, url: str) -> str | None:
+        """The path of ``url`` when it is on the workspace's host (or relative), else None."""
+        try:
+            parts = urlsplit(url.strip())
+        except ValueError:
+            return None
+        if parts.scheme not in ("", "http", "https") or (parts.netloc and parts.netloc.casefold() != self.host):
+            return None
+        return parts.path
+
+    @functools.lru_cache(maxsize=65536)  # noqa: B019 - a few FiberyUrls per build; pages repeat URLs
+    def file_secret(self, url: str) -> str | None:
+        """The secret of a Fibery file URL (``/api/files/{secret}``), else None."""
+        path = self._path(url)
+        match = _FILE_PATH.match(path) if path else None
+        return match.group(1) if match else None
+
+    @functools.lru_cache(maxsize=65536)  # noqa: B019
+    def entity_ref(self, url: str) -> tuple[str, str] | None:
+        """(database key, public id) of a Fibery entity URL of this space, else None."""
+        path = self._path(url)
+        if not path or not urlsplit(url.strip()).netloc:
+            return None
+        parts = [unquote(p) for p in path.split("/") if p]
+        if len(parts) != 3 or name_key(parts[0]) != self.space_key:
+            return None
+        match = _TRAILING_PUBLIC_ID.search(parts[2])
+        return (name_key(parts[1]), match.group(1)) if match else None
+
+
 @dataclass
 class SitePlan:
     """Every decision that does not depend on the page being rendered, made once."""
@@ -117,7 +180,12 @@ class SitePlan:
     content_pages: list[ContentPage]
     web_index: dict[tuple[str, str], str] = field(default_factory=dict)
     assets: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+    db_pages: dict[str, list[str]] = field(default_factory=dict)
+    missing_files: dict[str, str] = field(default_factory=dict)
     unpublished_links: int = 0
+
+    def __post_init__(self) -> None:
+        self.fibery = FiberyUrls.of(self.workspace)
 
     @property
     def nav(self) -> list[tuple[str, str]]:
@@ -129,6 +197,25 @@ class SitePlan:
         space = url_segment(self.workspace.space)
         return f"{self.workspace.fibery_url.rstrip('/')}/{space}/{db.web_name}/{entity.public_id}"
 
+    def embed_url(self, url: str) -> str | None:
+        """The iframe address of a Superset URL (``superset_url`` in kb.toml), else None.
+
+        Superset shows a dashboard without its own menus with ``standalone=1``."""
+        base = self.config.superset_url
+        if not base:
+            return None
+        try:
+            parts, home = urlsplit(url.strip()), urlsplit(base)
+        except ValueError:
+            return None
+        same_site = (parts.scheme, parts.netloc.casefold()) == (home.scheme, home.netloc.casefold())
+        if not same_site or not parts.path.startswith(home.path.rstrip("/") + "/"):
+            return None
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        if not any(key == "standalone" for key, _ in query):
+            query.append(("standalone", "1"))
+        return urlunsplit(parts._replace(query=urlencode(query)))
+
 
 class PageLinks:
     """``fields.Links`` for one page: resolves entity ids and rewrites rich-text URLs."""
@@ -136,7 +223,6 @@ class PageLinks:
     def __init__(self, plan: SitePlan, prefix: str) -> None:
         self.plan = plan
         self.prefix = prefix
-        self._space_base = f"{plan.workspace.fibery_url.rstrip('/')}/{url_segment(plan.workspace.space)}/"
 
     def entity_link(self, entity_id: str) -> tuple[str, str] | None:
         path = self.plan.entity_paths.get(entity_id)
@@ -145,25 +231,27 @@ class PageLinks:
         return path, self.plan.workspace.entities_by_id[entity_id][1].name or "(untitled)"
 
     def rewrite_url(self, tag: str, attribute: str, url: str) -> str | None:
+        """Fibery files → the site's copy (a placeholder image, or no link, when missing);
+        Fibery entity URLs → the entity's page when published; anything else unchanged."""
         if attribute not in ("src", "href"):
             return url
-        file_match = _FIBERY_FILE.match(url)
-        if file_match:
-            asset = self.plan.assets.get(file_match.group(1))
-            return f"{self.prefix}{asset[0]}" if asset else None
-        if url.startswith(self._space_base):
-            return self._entity_url(url)
-        return url
-
-    def _entity_url(self, url: str) -> str:
-        """Point a Fibery entity URL at the entity's page when it is published."""
-        parts = urlsplit(url).path.rstrip("/").split("/")
-        match = _TRAILING_PUBLIC_ID.search(parts[-1]) if len(parts) >= 4 else None
-        path = self.plan.web_index.get((parts[-2], match.group(1))) if match else None
+        secret = self.plan.fibery.file_secret(url)
+        if secret is not None:
+            asset = self.plan.assets.get(secret)
+            if asset:
+                return f"{self.prefix}{asset[0]}"
+            return f"{self.prefix}{FILE_PLACEHOLDER}" if tag == "img" else None
+        ref = self.plan.fibery.entity_ref(url)
+        if ref is None:
+            return url
+        path = self.plan.web_index.get(ref)
         if path is None:
             self.plan.unpublished_links += 1
             return url
         return f"{self.prefix}{path}"
+
+    def embed_url(self, url: str) -> str | None:
+        return self.plan.embed_url(url)
 
 
 # --------------------------------------------------------------------------- planning
@@ -188,9 +276,10 @@ def _read_content(content_dir: Path) -> list[ContentPage]:
     return sorted(pages, key=lambda p: (p.slug != "index", p.title.casefold()))
 
 
-def _plan_assets(workspace: Workspace) -> dict[str, tuple[str, bytes]]:
-    """Content-address the files embedded in the workspace: secret → (path, bytes)."""
-    content_types = {
+def _plan_assets(workspace: Workspace, policy: FilePolicy) -> dict[str, tuple[str, bytes]]:
+    """Content-address the files embedded in the workspace that the file policy allows:
+    secret → (path, bytes). A snapshot is checked like a download: no surprise executable."""
+    declared = {
         f["secret"]: f.get("contentType", "")
         for db in workspace.databases
         for fld in db.fields
@@ -201,31 +290,44 @@ def _plan_assets(workspace: Workspace) -> dict[str, tuple[str, bytes]]:
     assets = {}
     for secret, encoded in sorted(workspace.files.items()):
         data = base64.b64decode(encoded)
-        ext = mimetypes.guess_extension(content_types.get(secret) or "") or _sniff_extension(data)
+        reason = policy.refusal(data, declared.get(secret))
+        if reason:
+            log.warning("file %s not published: %s", secret, reason)
+            continue
+        ext = extension_for(sniff_type(data, declared.get(secret)))
         assets[secret] = (f"assets/files/{hashlib.sha256(data).hexdigest()[:20]}{ext}", data)
     return assets
 
 
-def _sniff_extension(data: bytes) -> str:
-    for magic, ext in ((b"\x89PNG", ".png"), (b"\xff\xd8", ".jpg"), (b"GIF8", ".gif"), (b"%PDF", ".pdf")):
-        if data.startswith(magic):
-            return ext
-    return ".bin"
+def _missing_files(workspace: Workspace, assets: dict[str, tuple[str, bytes]], config: SiteConfig) -> dict[str, str]:
+    """Files the content references but the site cannot serve: a warning, or with ``strict``
+    a failed build (before anything is written)."""
+    missing = {s: "not available" for s in referenced_files(workspace.databases) if s not in assets}
+    if missing and config.strict:
+        raise RenderError(
+            f"{len(missing)} referenced files cannot be published (strict mode): {', '.join(sorted(missing)[:5])}"
+        )
+    if missing:
+        log.warning("%d referenced files are not published: their pages show a placeholder", len(missing))
+    return missing
 
 
 def plan_site(workspace: Workspace, config: SiteConfig, *, content_dir: Path) -> SitePlan:
     """Decide paths, navigation and backlinks for the whole site, once."""
     db_slugs = SlugAllocator()
-    db_paths, entity_paths, web_index = {}, {}, {}
+    db_paths, db_pages, entity_paths, web_index = {}, {}, {}, {}
     for db in workspace.databases:
         slug = db_slugs.allocate(db.title, fallback="database")
-        db_paths[db.key] = f"db/{slug}/index.html"
-        entity_slugs = SlugAllocator({"index"})
+        pages = [f"page-{n}" for n in range(2, math.ceil(len(db.entities) / TABLE_PAGE_SIZE) + 1)]
+        db_pages[db.key] = [f"db/{slug}/index.html", *(f"db/{slug}/{p}.html" for p in pages)]
+        db_paths[db.key] = db_pages[db.key][0]
+        entity_slugs = SlugAllocator({"index", *pages})
         for entity in db.entities:
             stem = f"{entity.name}-{entity.public_id}" if entity.public_id else entity.name
             path = f"db/{slug}/{entity_slugs.allocate(stem, fallback='entity')}.html"
             entity_paths[entity.id] = path
-            web_index[(db.web_name, entity.public_id)] = path
+            web_index[(name_key(db.web_name), entity.public_id)] = path
+    assets = _plan_assets(workspace, FilePolicy.from_config(config))
     return SitePlan(
         workspace=workspace,
         config=config,
@@ -235,7 +337,9 @@ def plan_site(workspace: Workspace, config: SiteConfig, *, content_dir: Path) ->
         backlinks=_backlinks(workspace),
         content_pages=_read_content(content_dir),
         web_index=web_index,
-        assets=_plan_assets(workspace),
+        assets=assets,
+        db_pages=db_pages,
+        missing_files=_missing_files(workspace, assets, config),
     )
 
 
@@ -268,9 +372,22 @@ def template_dirs(config: SiteConfig, root: Path) -> list[str]:
     return dirs
 
 
+class _Environment(jinja2.Environment):
+    """Jinja looking a dict's keys up first: in Jinja's own order ``page.title`` on a dict
+    first fails as an attribute (an exception), for most expressions of every page."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if type(obj) is dict:
+            try:
+                return obj[attribute]
+            except KeyError:
+                pass
+        return super().getattr(obj, attribute)
+
+
 def make_environment(dirs: list[str]) -> jinja2.Environment:
     """One environment per build: templates are compiled once and cached."""
-    env = jinja2.Environment(
+    env = _Environment(
         loader=jinja2.FileSystemLoader(dirs),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
@@ -280,6 +397,13 @@ def make_environment(dirs: list[str]) -> jinja2.Environment:
     )
     env.filters["card_rows"] = card_rows
     return env
+
+
+def _describe_template_error(exc: jinja2.TemplateError) -> str:
+    """``macros.html`` line 3: unexpected end of template (one line, no traceback)."""
+    if isinstance(exc, jinja2.TemplateSyntaxError):
+        return f"{exc.name or exc.filename or 'template'} line {exc.lineno}: {exc.message}"
+    return str(exc.message or exc)
 
 
 def _read_static(dirs: list[str], name: str) -> bytes:
@@ -293,10 +417,47 @@ def _read_static(dirs: list[str], name: str) -> bytes:
 # --------------------------------------------------------------------------- rendering
 
 
+def description(html: str) -> str:
+    """A page's summary for search engines and social cards: its text, cut at a word."""
+    head = html[: 8 * DESCRIPTION_LENGTH]
+    if len(head) < len(html):  # a long text: its start is enough (unless mostly markup)
+        text = " ".join(html_unescape(_TAG.sub(" ", head[: head.rfind("<")])).split())
+        if len(text) > DESCRIPTION_LENGTH + 20:
+            return text[:DESCRIPTION_LENGTH].rsplit(" ", 1)[0].rstrip(",.;:") + "…"
+    text = " ".join(html_unescape(_TAG.sub(" ", html)).split())
+    if len(text) <= DESCRIPTION_LENGTH:
+        return text
+    return text[:DESCRIPTION_LENGTH].rsplit(" ", 1)[0].rstrip(",.;:") + "…"
+
+
+def sort_key(fld: Field, value: Any) -> str:
+    """What a table column sorts by: numbers as numbers, dates as ISO text, names folded."""
+    if value is None or value == "":
+        return ""
+    if fld.kind is FieldKind.NUMBER:
+        return repr(value)
+    if isinstance(value, dict):
+        return str(value.get("name") or value.get("start") or "").casefold()
+    return str(value).casefold() if fld.kind not in (FieldKind.DATE, FieldKind.DATETIME) else str(value)
+
+
+def pager(paths: list[str], current: int) -> list[dict[str, Any]]:
+    """Numbered links for a table's pages: first, last and two either side of the current
+    one, with gaps (``None``) between, so 100 pages are not 100 links."""
+    shown = {0, len(paths) - 1, *range(current - 2, current + 3)}
+    items: list[dict[str, Any]] = []
+    for index, path in enumerate(paths):
+        if index in shown:
+            items.append({"number": index + 1, "path": path.rsplit("/", 1)[1], "current": index == current})
+        elif items and items[-1] is not None:
+            items.append(None)
+    return items
+
+
 class SiteRenderer:
     """Render every page of a planned site with one Jinja environment."""
 
-    STATIC_FILES = ("assets/style.css",)
+    STATIC_FILES = ("assets/style.css", "assets/search.js", "assets/table.js", "assets/favicon.svg", FILE_PLACEHOLDER)
 
     def __init__(
         self, plan: SitePlan, env: jinja2.Environment, dirs: list[str], renderers: FieldRenderers | None = None
@@ -306,19 +467,36 @@ class SiteRenderer:
         self.dirs = dirs
         self.renderers = renderers or FieldRenderers()
         self.facts = FiberyFacts.of(plan.workspace)
-        self._templates = {
-            name: env.get_template(f"{name}.html")
-            for name in ("index", "databases", "database", "entity", "page", "404")
-        }
+        try:
+            self._templates = {
+                name: env.get_template(f"{name}.html")
+                for name in ("index", "databases", "database", "entity", "page", "404")
+            }
+            self._entity_row = env.get_template("macros.html").module.entity_row  # type: ignore[attr-defined]
+        except jinja2.TemplateError as exc:
+            raise RenderError(f"template error: {_describe_template_error(exc)}") from None
 
     def _render(self, template: str, path: str, title: str, **context: Any) -> bytes:
         prefix = "../" * path.count("/")
-        page = {"path": path, "title": title, "prefix": prefix}
-        html = self._templates[template].render(site=self.plan, page=page, nav=self.plan.nav, **context)
+        page = {"path": path, "title": title, "prefix": prefix, "description": "", "type": "website", "kind": ""}
+        page.update(context.pop("page_extra", {}))
+        try:
+            html = self._templates[template].render(site=self.plan, page=page, nav=self.plan.nav, **context)
+        except jinja2.TemplateError as exc:
+            raise RenderError(f"{path}: template {template}.html: {_describe_template_error(exc)}") from None
         return html.encode("utf-8")
 
-    def pages(self) -> Iterator[tuple[str, bytes]]:
-        """Yield every file of the site as (path, bytes)."""
+    def render_page(self, template: str, path: str, title: str, **context: Any) -> bytes:
+        """Render one more page with the site's layout, from ``<template>.html`` (used by
+        build.py for ``status.html``, which needs the finished build's report)."""
+        if template not in self._templates:
+            self._templates[template] = self.env.get_template(f"{template}.html")
+        return self._render(template, path, title, **context)
+
+    def pages(self, skip: Container[str] = frozenset()) -> Iterator[tuple[str, bytes]]:
+        """Yield every file of the site as (path, bytes), except the entity pages in ``skip``
+        (the render cache holds them). An entity page may depend only on what
+        ``cache.entity_keys`` hashes: add any other input there."""
         plan = self.plan
         for name in self.STATIC_FILES:
             yield name, _read_static(self.dirs, name)
@@ -330,13 +508,15 @@ class SiteRenderer:
             self._render("databases", "databases.html", "Databases", databases=self._database_rows()),
         )
         for db in plan.workspace.databases:
-            yield plan.db_paths[db.key], self._database_page(db)
+            yield from self._database_pages(db)
             for entity in db.entities:
                 path = plan.entity_paths[entity.id]
-                yield path, self._entity_page(db, entity, path)
+                if path not in skip:
+                    yield path, self._entity_page(db, entity, path)
         for page in plan.content_pages:
             if page.slug != "index":
-                yield page.path, self._render("page", page.path, page.title, content=page)
+                extra = {"description": description(str(page.body)), "kind": "Page"}
+                yield page.path, self._render("page", page.path, page.title, content=page, page_extra=extra)
         yield "404.html", self._render("404", "404.html", "Page not found")
         if plan.config.base_url:
             yield "sitemap.xml", self._sitemap()
@@ -349,27 +529,95 @@ class SiteRenderer:
 
     def _home(self) -> Iterator[tuple[str, bytes]]:
         intro = next((p for p in self.plan.content_pages if p.slug == "index"), None)
+        extra = {"description": description(str(intro.body)) if intro else "", "kind": "Home"}
         yield (
             "index.html",
             self._render(
-                "index", "index.html", self.plan.title, facts=self.facts, databases=self._database_rows(), intro=intro
+                "index",
+                "index.html",
+                self.plan.title,
+                facts=self.facts,
+                databases=self._database_rows(),
+                intro=intro,
+                page_extra=extra,
             ),
         )
 
-    def _database_page(self, db: Database) -> bytes:
-        path = self.plan.db_paths[db.key]
+    def _table_rows(self, db: Database, columns: list[Field], facets: list[Field]) -> list[Markup]:
+        """Each entity's table row, rendered once for its page and for ``rows.js``."""
         links = PageLinks(self.plan, "../../")
-        columns = [f for f in db.fields if f.kind in SUMMARY_KINDS][:3]
-        rows = [
-            {
+        rows = []
+        for e in db.entities:
+            row = {
                 "name": e.name or "(untitled)",
                 "public_id": e.public_id,
                 "path": self.plan.entity_paths[e.id],
-                "cells": [self.renderers.render(db.key, f, e.values.get(f.key), links) for f in columns],
+                "cells": [
+                    (self.renderers.render(db.key, f, e.values.get(f.key), links), sort_key(f, e.values.get(f.key)))
+                    for f in columns
+                ],
+                "facets": [(e.values.get(f.key) or {}).get("name") or "" for f in facets],
             }
+            rows.append(self._entity_row(row, "../../"))
+        return rows
+
+    def _facets(self, db: Database, facets: list[Field]) -> list[dict[str, Any]]:
+        """Each facet's values with their counts, over the whole database."""
+        result = []
+        for index, fld in enumerate(facets):
+            counts = Counter((e.values.get(fld.key) or {}).get("name") or "" for e in db.entities)
+            options = sorted(counts.items(), key=lambda item: (item[0] == "", item[0].casefold()))
+            result.append({"index": index, "title": fld.title, "options": options})
+        return result
+
+    def _dashboards(self, db: Database) -> list[dict[str, str]]:
+        """The Superset dashboards the database's URL fields point at, listed on its page."""
+        if not self.plan.config.superset_url:
+            return []
+        url_fields = [f for f in db.fields if f.kind is FieldKind.URL]
+        return [
+            {"name": e.name or "(untitled)", "path": self.plan.entity_paths[e.id], "url": str(e.values[f.key]).strip()}
             for e in db.entities
+            for f in url_fields
+            if e.values.get(f.key) and self.plan.embed_url(str(e.values[f.key]))
         ]
-        return self._render("database", path, db.title, database=db, columns=columns, rows=rows)
+
+    def _database_pages(self, db: Database) -> Iterator[tuple[str, bytes]]:
+        """The database's table, 100 rows a page, plus ``rows.js`` when there is more than one."""
+        paths = self.plan.db_pages[db.key]
+        columns = [f for f in db.fields if f.kind in SUMMARY_KINDS][:3]
+        facets = [f for f in db.fields if f.kind in FACET_KINDS]
+        rows = self._table_rows(db, columns, facets)
+        context = {
+            "database": db,
+            "columns": columns,
+            "total": len(rows),
+            "facets": self._facets(db, facets) if rows else [],
+            "dashboards": self._dashboards(db),
+            "rows_script": "rows.js" if len(paths) > 1 else None,
+        }
+        for index, path in enumerate(paths):
+            start = index * TABLE_PAGE_SIZE
+            title = db.title if index == 0 else f"{db.title} (page {index + 1} of {len(paths)})"
+            yield (
+                path,
+                self._render(
+                    "database",
+                    path,
+                    title,
+                    page_extra={"kind": "Database", "description": f"{db.title}: {len(rows)} entities"},
+                    rows=rows[start : start + TABLE_PAGE_SIZE],
+                    first=start + 1,
+                    page_number=index + 1,
+                    pages=pager(paths, index) if len(paths) > 1 else [],
+                    previous=paths[index - 1].rsplit("/", 1)[1] if index else None,
+                    next=paths[index + 1].rsplit("/", 1)[1] if index + 1 < len(paths) else None,
+                    **context,
+                ),
+            )
+        if len(paths) > 1:
+            script = "kbTableRows(" + json.dumps([str(r) for r in rows]) + ");\n"
+            yield paths[0].rsplit("/", 1)[0] + "/rows.js", script.encode("utf-8")
 
     def _entity_page(self, db: Database, entity: Entity, path: str) -> bytes:
         links = PageLinks(self.plan, "../../")
@@ -379,6 +627,7 @@ class SiteRenderer:
             source = links.entity_link(link.source_id)
             source_db = self.plan.workspace.entities_by_id[link.source_id][0]
             backlinks.append({"target": source, "database": source_db.title, "via": link.via})
+        text = next((str(html) for f, html in values if f.kind is FieldKind.RICH_TEXT and entity.values.get(f.key)), "")
         return self._render(
             "entity",
             path,
@@ -389,11 +638,13 @@ class SiteRenderer:
             values=values,
             backlinks=backlinks,
             fibery_url=self.plan.entity_url(db, entity),
+            page_extra={"description": description(text), "type": "article", "kind": db.title},
         )
 
     def _sitemap(self) -> bytes:
         base = (self.plan.config.base_url or "").rstrip("/") + "/"
-        paths = ["index.html", "databases.html", *self.plan.db_paths.values(), *self.plan.entity_paths.values()]
+        pages = [p for paths in self.plan.db_pages.values() for p in paths]
+        paths = ["index.html", "databases.html", *pages, *self.plan.entity_paths.values()]
         paths += [p.path for p in self.plan.content_pages if p.slug != "index"]
         template = self.env.from_string(
             '<?xml version="1.0" encoding="UTF-8"?>\n'

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path, PurePosixPath
@@ -68,6 +69,19 @@ EXECUTABLE_TAGS = {"script", "iframe", "object", "embed", "style", "svg", "math"
 URL_ATTRIBUTES = {"href", "src", "action", "formaction", "xlink:href", "poster", "srcset", "data"}
 
 
+_SCRIPTED_CSS = re.compile(r"url\s*\(|expression\s*\(|javascript:|@import", re.IGNORECASE)
+_SITE_SCRIPT = re.compile(r"^(\.\./)*assets/(search|table)\.js$")
+
+
+def is_site_chrome(tag: str, attrs: dict[str, str | None]) -> bool:
+    """The site's own scripts and search box, which content can never produce (the
+    sanitiser drops every ``<script>`` and ``<form>``): an external script from
+    ``assets/`` and a search form that submits nowhere."""
+    if tag == "script":
+        return bool(_SITE_SCRIPT.match(attrs.get("src") or ""))
+    return tag == "form" and attrs.get("role") == "search" and "action" not in attrs
+
+
 class _DangerParser(HTMLParser):
     """Record anything a browser could execute: script-like tags, event handlers, and
     URLs with a scheme other than http(s)/mailto."""
@@ -78,7 +92,7 @@ class _DangerParser(HTMLParser):
         self.found: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in EXECUTABLE_TAGS - self.allowed_tags:
+        if tag in EXECUTABLE_TAGS - self.allowed_tags and not is_site_chrome(tag, dict(attrs)):
             self.found.append(f"<{tag}>")
         for name, value in attrs:
             if name.startswith("on"):
@@ -87,6 +101,11 @@ class _DangerParser(HTMLParser):
                 scheme = urlsplit(value.strip()).scheme.lower()
                 if scheme and scheme not in ("http", "https", "mailto"):
                     self.found.append(f"{tag}@{name}={value[:30]}")
+            # Issue 7: a document in an attribute, a redirect, and script-capable CSS.
+            if name == "srcdoc" or (name == "style" and value and _SCRIPTED_CSS.search(value)):
+                self.found.append(f"{tag}@{name}")
+            if tag == "meta" and name == "http-equiv" and (value or "").strip().lower() == "refresh":
+                self.found.append("<meta refresh>")
 
 
 def dangerous(html: str, allowed_tags: set[str] = frozenset()) -> list[str]:

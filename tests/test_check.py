@@ -1,0 +1,95 @@
+"""`gen check`: the built site crawled from its home page; broken internal links, missing
+anchors and unreachable pages are reported and make the exit code non-zero."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from generator.build import build
+from generator.check import Problem, check_site
+from generator.sources import DemoSource
+
+from .conftest import ROOT, make_config
+from .test_cli import run_gen
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Path:
+    build(DemoSource(), make_config(), out=tmp_path / "site", root=ROOT)
+    return tmp_path / "site"
+
+
+def write(site: Path, path: str, body: str) -> None:
+    (site / path).parent.mkdir(parents=True, exist_ok=True)
+    (site / path).write_text(f"<!doctype html><html><body>{body}</body></html>")
+
+
+def test_the_demo_site_is_clean(site: Path) -> None:
+    report = check_site(site)
+    assert report.problems == []
+    pages = {p.relative_to(site).as_posix() for p in site.rglob("*.html")}
+    assert report.pages == len(pages - {"404.html"})  # every page but 404 reached from home
+    assert report.links > 300 and report.external > 0
+
+
+def test_gen_check_on_the_demo_site(site: Path) -> None:
+    result = run_gen("check", str(site), cwd=site.parent)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 broken links, 0 missing anchors, 0 unreachable pages" in result.stdout
+
+
+def test_problems_are_found_and_named(site: Path) -> None:
+    write(
+        site,
+        "index.html",
+        '<a href="about.html">ok</a> <a href="about.html#how-the-site-is-built">ok anchor</a>'
+        ' <a href="#top">missing here</a> <a href="nope.html">broken</a> <img src="assets/gone.png">'
+        ' <a href="about.html#nowhere">missing there</a> <a href="db/guides/">folder index</a>'
+        ' <a href="../outside.html">outside</a> <a href="https://example.com/x">external</a>'
+        ' <a href="mailto:a@b.c">mail</a> <a href="db/">folder without index</a>',
+    )
+    report = check_site(site)
+    found = {(p.kind, p.page, p.target) for p in report.problems if p.kind != "unreachable"}
+    assert found == {
+        ("missing anchor", "index.html", "#top"),
+        ("broken link", "index.html", "nope.html"),
+        ("broken link", "index.html", "assets/gone.png"),
+        ("missing anchor", "index.html", "about.html#nowhere"),
+        ("broken link", "index.html", "../outside.html"),
+        ("broken link", "index.html", "db/"),
+    }
+    assert report.external > 2  # counted, never fetched: the check works offline
+    assert report.count("unreachable") == 0  # every other page links home, databases.html…
+
+
+def test_unreachable_pages_and_allowed_orphans(site: Path) -> None:
+    write(site, "orphan.html", "<p>nobody links here</p>")
+    write(site, "drafts/old.html", "<p>nor here</p>")
+    report = check_site(site)
+    assert {p.page for p in report.problems} == {"orphan.html", "drafts/old.html"}
+    assert Problem("unreachable", "orphan.html").describe() == (
+        "unreachable: orphan.html (no link from index.html leads to it)"
+    )
+    assert check_site(site, allow_orphans=("orphan.html", "drafts/*")).problems == []
+
+
+def test_gen_check_fails_with_a_list_and_one_error_line(site: Path) -> None:
+    write(site, "about.html", '<a href="missing.html">x</a> <a href="index.html#gone">y</a>')
+    result = run_gen("check", str(site), cwd=site.parent)
+    assert result.returncode == 1
+    assert "broken link: about.html → missing.html" in result.stdout
+    assert "missing anchor: about.html → index.html#gone" in result.stdout
+    assert result.stderr.strip() == f"error: gen check found 2 problems in {site}/"
+    assert run_gen("check", str(site), "--allow-orphan", "x.html", cwd=site.parent).returncode == 1
+
+
+def test_gen_check_of_a_missing_folder_is_a_usage_error(tmp_path: Path) -> None:
+    result = run_gen("check", str(tmp_path / "nope"), cwd=tmp_path)
+    assert result.returncode == 2 and "does not exist" in result.stderr
+
+
+def test_default_folder_is_site(site: Path) -> None:
+    result = run_gen("check", "-q", cwd=site.parent)
+    assert result.returncode == 0 and result.stdout == ""

@@ -1,0 +1,102 @@
+"""Links inside content: Fibery entity URLs become the entity's page when it is published, in
+every form Fibery writes them; other links stay; links to unpublished entities are counted."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from generator.build import build
+from generator.model import Workspace
+from generator.render import FiberyUrls
+
+from .conftest import ROOT, make_config
+from .test_site import StaticSource
+
+BASE = "https://demo.fibery.io/Nursery_Knowledge_Base"
+POTTING_SOIL = "../../db/guides/potting-soil-mixes-2.html"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"{BASE}/Guides/Potting-soil-mixes-2",  # slug and public id, as Fibery writes it
+        f"{BASE}/Guides/2",  # public id only
+        f"{BASE}/guides/potting-soil-mixes-2",  # lower case
+        f"{BASE}/Guides/Potting-soil-mixes-2?sharing-key=abc123",  # shared link
+        f"{BASE}/Guides/Potting-soil-mixes-2/",  # trailing slash
+        f"{BASE}/Guides/Old-title-2#comment-5",  # renamed entity: the id decides
+        "https://DEMO.fibery.io/nursery_knowledge_base/GUIDES/2",
+        "https://demo.fibery.io/Nursery%20Knowledge%20Base/Guides/2",
+    ],
+)
+def test_entity_url_forms_point_at_the_page(url: str) -> None:
+    assert FiberyUrls("demo.fibery.io", "nurseryknowledgebase").entity_ref(url) == ("guides", "2")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://other.fibery.io/Nursery_Knowledge_Base/Guides/2",  # another workspace
+        "https://demo.fibery.io/Other_Space/Guides/2",  # another space
+        f"{BASE}/Guides_View-12",  # a view: two segments
+        f"{BASE}/Guides/Potting-soil-mixes",  # no public id
+        "/Nursery_Knowledge_Base/Guides/2",  # relative: not a Fibery URL
+        "mailto:someone@example.com",
+    ],
+)
+def test_other_urls_are_not_entity_urls(url: str) -> None:
+    assert FiberyUrls("demo.fibery.io", "nurseryknowledgebase").entity_ref(url) is None
+
+
+def test_file_urls_only_on_the_workspace_host() -> None:
+    urls = FiberyUrls("demo.fibery.io", "nurseryknowledgebase")
+    assert urls.file_secret("/api/files/abc-1") == "abc-1"
+    assert urls.file_secret("https://demo.fibery.io/api/files/abc-1") == "abc-1"
+    assert urls.file_secret("https://evil.example/api/files/abc-1") is None
+    assert urls.file_secret("/api/files/../../etc") is None
+
+
+def _build_with_body(tmp_path: Path, demo: Workspace, html: str) -> tuple[str, int]:
+    guides = demo.database("Guides")
+    guides.entities[0].values["body"] = {"md": "", "html": html}
+    report = build(StaticSource(demo), make_config(), out=tmp_path / "site", root=ROOT)
+    page = next((tmp_path / "site" / "db" / "guides").glob("watering-schedule*.html")).read_text()
+    return page, report.unpublished_links
+
+
+def test_rich_text_links_are_rewritten_and_unpublished_ones_counted(tmp_path: Path, demo: Workspace) -> None:
+    demo.databases = [db for db in demo.databases if db.title != "Equipment"]  # unpublished database
+    html = (
+        f'<p><a href="{BASE}/Guides/2">a</a> <a href="{BASE}/guides/2?sharing-key=x">b</a>'
+        f' <a href="{BASE}/Equipment/Potting-Machine-PM-2-1">c</a> <a href="{BASE}/Guides/999">d</a>'
+        f' <a href="https://example.com/Nursery_Knowledge_Base/Guides/2">e</a></p>'
+    )
+    _, baseline = _build_with_body(tmp_path / "plain", demo.model_copy(deep=True), "<p>no links</p>")
+    page, unpublished = _build_with_body(tmp_path, demo, html)
+    assert page.count(f'href="{POTTING_SOIL}"') == 2
+    assert f'href="{BASE}/Equipment/Potting-Machine-PM-2-1"' in page  # kept, as a plain link
+    assert f'href="{BASE}/Guides/999"' in page
+    assert 'href="https://example.com/Nursery_Knowledge_Base/Guides/2"' in page
+    assert unpublished == baseline + 2  # c and d (other guides link to Equipment too)
+
+
+def test_demo_links_between_entities_resolve(tmp_path: Path) -> None:
+    from generator.sources import DemoSource
+
+    report = build(DemoSource(), make_config(), out=tmp_path / "site", root=ROOT)
+    assert report.unpublished_links == 0
+    onboarding = next((tmp_path / "site" / "db" / "guides").glob("onboarding*.html")).read_text()
+    assert "demo.fibery.io/Nursery_Knowledge_Base/Guides" not in re.sub(r'class="meta".*?</p>', "", onboarding)
+    assert 'href="../../db/guides/pest-scouting-checklist-3.html"' in onboarding  # the bare /Guides/3 form
+
+
+def test_unpublished_warning_in_the_cli(tmp_path: Path) -> None:
+    from .test_cli import run_gen
+
+    (tmp_path / "kb.toml").write_text('exclude_databases = ["Equipment"]\n')
+    result = run_gen("build", "--demo", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"WARNING: \d+ links point to unpublished entities", result.stderr)

@@ -1,0 +1,105 @@
+"""Search: the Pagefind index is built on the staged site, covers every entity, database and
+content page (and nothing else), and a build without Pagefind still succeeds, with a warning.
+The search itself is exercised in a real browser by tests/test_browser.py."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from generator import search
+from generator.build import build
+from generator.sources import DemoSource
+
+from .conftest import ROOT, make_config
+from .test_cli import run_gen
+
+needs_pagefind = pytest.mark.skipif(
+    search.pagefind_command() is None, reason="Pagefind is not installed (pip install 'pagefind[bin]')"
+)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("search") / "site"
+    build(DemoSource(), make_config(), out=out, root=ROOT)
+    return out
+
+
+def indexed_pages(site: Path) -> set[str]:
+    """Pages marked for indexing: those with ``data-pagefind-body``."""
+    return {p.relative_to(site).as_posix() for p in site.rglob("*.html") if "data-pagefind-body" in p.read_text()}
+
+
+def test_every_entity_database_and_content_page_is_marked_for_indexing(site: Path, demo) -> None:
+    pages = indexed_pages(site)
+    assert {"index.html", "about.html"} <= pages
+    assert {f"db/{d}/index.html" for d in ("guides", "equipment", "process-segments", "team-members")} <= pages
+    assert len([p for p in pages if p.startswith("db/") and not p.endswith("index.html")]) == demo.entity_count
+    assert not pages & {"404.html", "databases.html", "status.html"}
+
+
+def test_results_show_the_database(site: Path) -> None:
+    entity = next(site.glob("db/guides/pest-scouting*.html")).read_text()
+    assert '<meta data-pagefind-meta="database[content]" content="Guides">' in entity
+    assert '<meta data-pagefind-meta="database[content]" content="Page">' in (site / "about.html").read_text()
+    # Navigation-like parts stay out of the index: a search hits the page about the thing.
+    assert '<section class="backlinks" aria-labelledby="backlinks-heading" data-pagefind-ignore>' in entity
+    assert (
+        '<section aria-labelledby="entities-heading" data-pagefind-ignore>'
+        in (site / "db" / "guides" / "index.html").read_text()
+    )
+
+
+@needs_pagefind
+def test_the_index_is_built_with_the_site(site: Path) -> None:
+    entry = json.loads((site / "pagefind" / "pagefind-entry.json").read_text())
+    assert entry["languages"]["en"]["page_count"] == len(indexed_pages(site))
+    for name in ("pagefind.js", "pagefind-worker.js"):
+        assert (site / "pagefind" / name).is_file()
+    assert list((site / "pagefind" / "fragment").iterdir())
+
+
+@needs_pagefind
+def test_the_index_is_deterministic(tmp_path: Path, site: Path) -> None:
+    build(DemoSource(), make_config(), out=tmp_path / "again", root=ROOT)
+
+    def index(root: Path) -> dict[str, bytes]:
+        return {p.relative_to(root).as_posix(): p.read_bytes() for p in (root / "pagefind").rglob("*") if p.is_file()}
+
+    assert index(site) == index(tmp_path / "again")
+
+
+def test_without_pagefind_the_build_warns_and_succeeds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(search, "pagefind_command", lambda: None)
+    with caplog.at_level(logging.WARNING):
+        build(DemoSource(), make_config(), out=tmp_path / "site", root=ROOT)
+    assert (tmp_path / "site" / "index.html").is_file()
+    assert not (tmp_path / "site" / "pagefind").exists()
+    assert "search index not built: Pagefind is not installed (pip install 'pagefind[bin]')" in caplog.text
+
+
+def test_a_failing_pagefind_is_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    failing = [sys.executable, "-c", "import sys; sys.exit('pagefind exploded')"]
+    monkeypatch.setattr(search, "pagefind_command", lambda: failing)
+    with caplog.at_level(logging.WARNING):
+        build(DemoSource(), make_config(), out=tmp_path / "site", root=ROOT)
+    assert "search index not built: Pagefind failed: pagefind exploded" in caplog.text
+    assert (tmp_path / "site" / "index.html").is_file()
+
+
+def test_search_can_be_turned_off(tmp_path: Path) -> None:
+    (tmp_path / "kb.toml").write_text("search = false\n")
+    result = run_gen("build", "--demo", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert not (tmp_path / "site" / "pagefind").exists()
+    assert not re.search(r"search\.js|role=\"search\"", (tmp_path / "site" / "index.html").read_text())
