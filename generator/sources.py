@@ -9,15 +9,17 @@ build, and the demo is just a snapshot inside the package.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from importlib.resources import files
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 
 from .config import Connection, SiteConfig
-from .errors import SnapshotError
+from .errors import ConfigError, SnapshotError
 from .fibery import FiberyClient, ProgressCallback, RequestStats, Selector
+from .files import FilePolicy
 from .model import SNAPSHOT_VERSION, Workspace
 
 DEMO_SNAPSHOT = "demo/workspace.json"
@@ -50,7 +52,10 @@ class FiberySource:
 
     @classmethod
     def from_config(cls, connection: Connection, config: SiteConfig, **kwargs) -> FiberySource:
-        return cls(FiberyClient.from_config(connection, config), **kwargs)
+        client = FiberyClient.from_config(connection, config)
+        # Files: kb.toml's size limit and allow-list, downloads cached under ./.cache (issue 5).
+        client.file_policy = FilePolicy.from_config(config, Path("."))
+        return cls(client, **kwargs)
 
     def load(self) -> Workspace:
         return self.client.fetch_workspace(select=self._select, progress=self._progress)
@@ -98,7 +103,8 @@ def parse_snapshot(text: str, name: str) -> Workspace:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise SnapshotError(f"snapshot {name}: invalid at {where}: {first['msg']}") from None
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise SnapshotError(f"snapshot {name}: invalid at {where}: {message}") from None
 
 
 def write_snapshot(workspace: Workspace, path: Path) -> None:
@@ -106,3 +112,46 @@ def write_snapshot(workspace: Workspace, path: Path) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(workspace.model_dump_json(indent=1), encoding="utf-8")
     tmp.replace(path)
+
+
+# --------------------------------------------------------------------------- built-in factories
+# Registered as the ``fibery_kb.sources`` entry points ``fibery``, ``snapshot`` and ``demo``
+# (pyproject.toml), exactly like a plugin's. ``options`` are kb.toml's ``[plugins.<name>]``
+# merged with the command-line values (``fibery_url``, ``space``, ``token_file``, ``path``,
+# ``progress``, ``cache``).
+
+
+def fibery_source(config: SiteConfig, options: Mapping[str, Any]) -> FiberySource:
+    """The live space: connection from options and environment; the token joins the secrets
+    the log filter redacts; the fetch cache is used when the build has one."""
+    from .config import load_connection
+    from .logs import SECRETS
+    from .publish import select_databases
+
+    connection = load_connection(
+        fibery_url=options.get("fibery_url"), space=options.get("space"), token_file=options.get("token_file")
+    )
+    SECRETS.add(connection.token.get_secret_value())
+    source = FiberySource.from_config(
+        connection, config, select=lambda dbs: select_databases(dbs, config), progress=options.get("progress")
+    )
+    cache = options.get("cache")
+    if cache is not None:
+        source.client.cache = cache.fetch(connection.fibery_url, connection.space)
+    return source
+
+
+def snapshot_source(config: SiteConfig, options: Mapping[str, Any]) -> SnapshotSource:
+    """A snapshot file: ``--snapshot FILE`` or ``[plugins.snapshot] path = "…"``."""
+    path = options.get("path")
+    if not path:
+        raise ConfigError("the snapshot source needs a file: use --snapshot FILE or [plugins.snapshot] path")
+    return SnapshotSource(Path(path))
+
+
+def demo_source(config: SiteConfig, options: Mapping[str, Any]) -> DemoSource:
+    """The demo workspace shipped in the package."""
+    return DemoSource()
+
+
+BUILTIN_SOURCES = {"fibery": fibery_source, "snapshot": snapshot_source, "demo": demo_source}

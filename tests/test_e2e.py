@@ -9,48 +9,12 @@ previous site is untouched, and that the token appears nowhere.
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
 
-import pytest
-
-from generator.build import build
-from generator.sources import SnapshotSource
-
 from . import fake_fibery as ff
-from .conftest import ROOT, TOKEN, files_with_token, make_config
-from .test_cli import assert_one_line_error, run_gen
-
-DEMO = json.loads((ROOT / "generator" / "demo" / "workspace.json").read_text())
-
-
-def snapshot_at(url: str) -> dict:
-    """The demo snapshot as if it lived at ``url`` (its rich-text links included)."""
-    return json.loads(json.dumps(DEMO).replace(DEMO["fibery_url"], url))
-
-
-@pytest.fixture
-def fake():
-    with ff.FakeFibery(DEMO, token=TOKEN, rate_limit=3.0) as server:
-        server.update_snapshot(snapshot_at(server.url))
-        yield server
-
-
-def gen_env(fake: ff.FakeFibery, **extra: str) -> dict[str, str]:
-    return {"FIBERY_URL": fake.url, "FIBERY_SPACE": DEMO["space"], "FIBERY_TOKEN": TOKEN, **extra}
-
-
-def site_files(site: Path) -> dict[str, bytes]:
-    return {p.relative_to(site).as_posix(): p.read_bytes() for p in site.rglob("*") if p.is_file()}
-
-
-@pytest.fixture
-def old_site(tmp_path: Path) -> dict[str, bytes]:
-    """A previous build in tmp_path/site, to prove a failed build leaves it untouched."""
-    build(
-        SnapshotSource(ROOT / "generator" / "demo" / "workspace.json"), make_config(), out=tmp_path / "site", root=ROOT
-    )
-    return site_files(tmp_path / "site")
+from .conftest import TOKEN, files_with_token
+from .e2e_helpers import DEMO, gen_env, site_files, snapshot_at
+from .test_cli import run_gen
 
 
 def test_live_build_equals_the_snapshot_build(tmp_path: Path, fake: ff.FakeFibery) -> None:
@@ -62,7 +26,7 @@ def test_live_build_equals_the_snapshot_build(tmp_path: Path, fake: ff.FakeFiber
 
     live, offline = site_files(tmp_path / "live"), site_files(tmp_path / "offline")
     assert live.keys() == offline.keys()
-    assert [p for p in live if live[p] != offline[p]] == ["build-info.json"]
+    assert sorted(p for p in live if live[p] != offline[p]) == ["build-info.json", "status.html"]  # the time
     # Every database and entity published exactly once, with zero 429s.
     info = json.loads(live["build-info.json"])
     assert info["databases"] == {db["title"]: len(db["entities"]) for db in DEMO["databases"]}
@@ -96,52 +60,5 @@ def test_pagination_over_many_pages(tmp_path: Path) -> None:
     assert len(list((tmp_path / "site" / "db" / "guides").glob("guide-*.html"))) == 250
 
 
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-FAILURES = {
-    "wrong token (401)": ({"FIBERY_TOKEN": "wrong-token"}, None, "rejected the token (401 Unauthorized)", 3),
-    "unknown space (404)": ({"FIBERY_SPACE": "No Such Space"}, None, "space 'No Such Space' not found", 3),
-    "graphql errors": (
-        {},
-        lambda: ff.graphql_errors_on_page(ff.graphql_names(DEMO)["Guides"][1], 0, "Boom"),
-        "Boom",
-        3,
-    ),
-    "invalid json": ({}, lambda: ff.truncated_json(count=None), "invalid answer (not GraphQL JSON)", 3),
-    "persistent 429": ({}, lambda: ff.burst_429(100, retry_after=0.05), "kept rate-limiting (429)", 3),
-    "timeout": ({}, lambda: ff.hang(count=None), "did not answer within 1 s", 3),
-}
-
-
-@pytest.mark.parametrize("case", list(FAILURES))
-def test_failures_are_one_clear_line_and_keep_the_old_site(
-    case: str, tmp_path: Path, fake: ff.FakeFibery, old_site: dict[str, bytes]
-) -> None:
-    env, fault, message, code = FAILURES[case]
-    if fault:
-        fake.faults.append(fault())
-    (tmp_path / "kb.toml").write_text("timeout = 1\nretries = 1\n")
-    result = run_gen("build", cwd=tmp_path, **{**gen_env(fake), **env})
-    assert_one_line_error(result, message, code)
-    assert site_files(tmp_path / "site") == old_site
-    assert TOKEN not in result.stdout + result.stderr
-    assert files_with_token(tmp_path) == []
-
-
-def test_unreachable_host(tmp_path: Path, old_site: dict[str, bytes]) -> None:
-    url = f"http://127.0.0.1:{closed_port()}"
-    result = run_gen("build", cwd=tmp_path, FIBERY_URL=url, FIBERY_SPACE="KB", FIBERY_TOKEN=TOKEN)
-    assert_one_line_error(result, f"cannot reach Fibery at {url}", 3)
-    assert site_files(tmp_path / "site") == old_site
-
-
-def test_502_every_5th_request_is_retried(tmp_path: Path, fake: ff.FakeFibery) -> None:
-    fake.faults.append(ff.fail_every(5, 502))
-    result = run_gen("build", cwd=tmp_path, **gen_env(fake))
-    assert result.returncode == 0, result.stderr
-    info = json.loads((tmp_path / "site" / "build-info.json").read_text())
-    assert info["retries"] >= 1 and fake.stats.by_status.get(502, 0) >= 1
+# The failure cases (401, 404, unreachable, timeout, 429, 502, invalid JSON, GraphQL errors,
+# schema drift, bad snapshots) are the fault matrix of tests/test_faults.py.
