@@ -1,7 +1,14 @@
-"""``gen build`` as a script: load → publish rules → plan → render → write → report.
+"""``gen build`` as a script: load → publish rules → keys → plan → render → write → report.
 
 Each stage hands typed objects to the next; nothing is written to the output folder until
 every page has been rendered into the staging folder, and the swap happens last.
+
+With a ``BuildCache`` a build is incremental (see ``cache.py``): when the site key and the
+output folder are unchanged nothing is planned, rendered or written; otherwise only the
+entity pages whose key changed are rendered, the others carried over, and only files whose
+bytes changed are written. ``build-info.json`` and ``status.html`` hold the build's time and
+figures: they are rewritten only when the content (its hash) changed, so a build that
+changes nothing writes no file at all.
 """
 
 from __future__ import annotations
@@ -13,11 +20,15 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from . import plugins
+from .cache import BuildCache, RenderState, entity_digests, entity_keys, global_key, site_key
 from .config import SiteConfig
 from .fields import FieldRenderers
 from .publish import apply_publish_rules
 from .render import SiteRenderer, make_environment, plan_site, template_dirs
+from .search import index_site
 from .sources import Source
+from .status import STATUS_PAGE, status_page
 from .writer import SiteWriter
 
 BUILD_INFO = "build-info.json"
@@ -32,8 +43,15 @@ class BuildReport:
     databases: dict[str, int] = field(default_factory=dict)
     pages: int = 0
     files: int = 0
+    rendered: int = 0
+    """Pages rendered by this build (the others were unchanged)."""
+    written: int = 0
+    """Files written by this build (0 when nothing changed)."""
+    deleted: int = 0
     requests: int = 0
     retries: int = 0
+    fetched: int = 0
+    """Entities read from Fibery with all their fields (the rest came from the fetch cache)."""
     unpublished_links: int = 0
     durations: dict[str, float] = field(default_factory=dict)
     content_hash: str = ""
@@ -48,11 +66,29 @@ class BuildReport:
         seconds = sum(self.durations.values())
         return (
             f"{len(self.databases)} databases, {self.entities} entities, {self.pages} pages, "
-            f"{self.requests} requests in {seconds:.1f} s"
+            f"{self.requests} requests in {seconds:.1f} s; {self.written} files written"
         )
 
 
 PageCallback = Callable[[int], None]
+
+
+class _Clock:
+    """Time the stages of a build."""
+
+    def __init__(self) -> None:
+        self._seconds: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        """Add the time since the last lap to ``stage`` (stages may recur, page after page)."""
+        now = time.perf_counter()
+        self._seconds[stage] = self._seconds.get(stage, 0.0) + now - self._last
+        self._last = now
+
+    @property
+    def durations(self) -> dict[str, float]:
+        return {stage: round(seconds, 3) for stage, seconds in self._seconds.items()}
 
 
 def build(
@@ -63,38 +99,114 @@ def build(
     root: Path = Path("."),
     renderers: FieldRenderers | None = None,
     on_page: PageCallback | None = None,
+    cache: BuildCache | None = None,
 ) -> BuildReport:
     """Build the site from ``source`` into ``out``; the previous ``out`` survives any failure."""
-    started = time.perf_counter()
+    clock = _Clock()
     workspace = apply_publish_rules(source.load(), config).in_stable_order()
-    fetched = time.perf_counter()
-
-    plan = plan_site(workspace, config, content_dir=root / config.content_dir)
-    dirs = template_dirs(config, root)
-    renderer = SiteRenderer(plan, make_environment(dirs), dirs, renderers)
+    clock.lap("fetch")
     report = BuildReport(fibery_url=workspace.fibery_url, space=workspace.space)
     report.databases = {db.title: len(db.entities) for db in workspace.databases}
+    report.requests, report.retries = source.stats.requests, source.stats.retries
+    report.fetched = source.stats.fetched
 
-    with SiteWriter(out) as writer:
-        for path, data in renderer.pages():
+    # Plugins (issue 8): field renderers and extra pages configured in kb.toml.
+    renderers = renderers or plugins.field_renderers(config)
+    extra = plugins.extra_pages(workspace, config)
+    dirs = template_dirs(config, root)
+    base = global_key(config, dirs, renderers)
+    digests = entity_digests(workspace)
+    key = site_key(base, workspace, digests, root / config.content_dir, extra)
+    previous = cache.render_state(out) if cache else None
+    if previous is not None and previous.site_key == key and previous.matches(out):
+        clock.lap("check")
+        return _unchanged(report, previous, clock)
+
+    plan = plan_site(workspace, config, content_dir=root / config.content_dir, extra_pages=extra)
+    renderer = SiteRenderer(plan, make_environment(dirs), dirs, renderers)
+    keys = entity_keys(plan, base, digests) if cache else {}
+    clock.lap("plan")
+    with SiteWriter(out, previous.files if previous else None) as writer:
+        skip = _carry_over(writer, keys, previous)
+        unpublished = {p: n for p, n in previous.unpublished.items() if p in skip} if previous else {}
+        counted = plan.unpublished_links
+        for path, data in renderer.pages(skip=skip):
+            clock.lap("render")
             writer.write(path, data)
+            clock.lap("write")
+            if plan.unpublished_links != counted:
+                unpublished[path], counted = plan.unpublished_links - counted, plan.unpublished_links
             if path.endswith(".html"):
-                report.pages += 1
+                report.rendered += 1
                 if on_page:
-                    on_page(report.pages)
-        rendered = time.perf_counter()
-        report.files = writer.files + 1
-        report.requests, report.retries = source.stats.requests, source.stats.retries
-        report.unpublished_links = plan.unpublished_links
+                    on_page(report.rendered)
+        report.pages = report.rendered + len(skip)
+        # Search (issue 5, search.py): Pagefind indexes the staged pages, before the swap.
+        if config.search:
+            index_site(writer.staging, config)
+            writer.adopt()
+            clock.lap("index")
+        report.unpublished_links = sum(unpublished.values())
         report.content_hash = writer.content_hash()
-        report.built_at = datetime.now(UTC).isoformat(timespec="seconds")
-        report.durations = {"fetch": round(fetched - started, 3), "render": round(rendered - fetched, 3)}
-        writer.write(BUILD_INFO, _build_info(report))
+        _build_meta(writer, renderer, report, clock, previous.content_hash if previous else _old_hash(out))
         writer.commit()
+        report.files, report.written, report.deleted = writer.files, writer.written, writer.deleted
+        report.durations = dict(clock.durations)
+    if cache:
+        cache.save_render_state(
+            RenderState(
+                out=str(out.resolve()), site_key=key, content_hash=report.content_hash, pages=report.pages,
+                unpublished_links=report.unpublished_links, entity_keys=keys, unpublished=unpublished,
+                files=writer.records,
+            )
+        )  # fmt: skip
+    return report
+
+
+def _carry_over(writer: SiteWriter, keys: dict[str, str], previous: RenderState | None) -> set[str]:
+    """The entity pages whose key is unchanged, carried over from the previous site unread."""
+    if previous is None:
+        return set()
+    old = previous.entity_keys
+    return {path for path, key in keys.items() if old.get(path) == key and writer.keep(path)}
+
+
+def _build_meta(
+    writer: SiteWriter, renderer: SiteRenderer, report: BuildReport, clock: _Clock, previous_hash: str | None
+) -> None:
+    """Write ``status.html`` and ``build-info.json``, or keep both when the content is the
+    same as the previous build's (they hold the time: rewriting them would change the site)."""
+    meta = (STATUS_PAGE, BUILD_INFO)
+    if previous_hash == report.content_hash and all(writer.can_keep(name) for name in meta):
+        for name in meta:
+            writer.keep(name)
+        return
+    report.built_at = datetime.now(UTC).isoformat(timespec="seconds")
+    report.durations = dict(clock.durations)
+    report.files = writer.files + len(meta)
+    # The manifest, as a page (issue 7, status.py); it holds the time, like build-info.json.
+    writer.write(STATUS_PAGE, status_page(renderer, report))
+    writer.write(BUILD_INFO, _build_info(report))
+
+
+def _old_hash(out: Path) -> str | None:
+    """The content hash recorded in the output folder's ``build-info.json``, if readable."""
+    try:
+        return json.loads((out / BUILD_INFO).read_text(encoding="utf-8")).get("content_hash")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _unchanged(report: BuildReport, previous: RenderState, clock: _Clock) -> BuildReport:
+    """The report of a build that found the site up to date: nothing rendered or written."""
+    report.pages, report.files = previous.pages, len(previous.files)
+    report.content_hash, report.unpublished_links = previous.content_hash, previous.unpublished_links
+    report.built_at = datetime.now(UTC).isoformat(timespec="seconds")
+    report.durations = dict(clock.durations)
     return report
 
 
 def _build_info(report: BuildReport) -> bytes:
-    """The one file that may change between identical builds (it holds the time)."""
+    """With status.html, the one file that may change between identical builds (it holds the time)."""
     data = asdict(report) | {"entities": report.entities}
     return (json.dumps(data, indent=2, sort_keys=True) + "\n").encode("utf-8")

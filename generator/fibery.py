@@ -1,11 +1,18 @@
 """The Fibery client: read a whole space over GraphQL into a ``Workspace``.
 
-Requests per build: one introspection query (databases, fields and kinds are discovered,
-never guessed), one ``GET /api/schema`` for the real titles (optional: ignored when it
-fails), and ⌈entities / page size⌉ list queries per database with rich text inline.
+Requests per cold build: one introspection query (databases, fields and kinds are
+discovered, never guessed), one ``GET /api/schema`` for the real titles (optional: ignored
+when it fails), and ⌈entities / page size⌉ list queries per database with rich text inline.
 Nothing is fetched per entity. Databases are fetched concurrently; every request passes one
 client-side limiter that spaces them to stay inside Fibery's 3 requests/s per token, and
 429, 5xx and timeouts are retried with backoff (``Retry-After`` honoured).
+
+With a fetch cache (``cache.FetchCache``) a rebuild asks only for what changed: the
+introspection query carries, as extra aliased root fields, each cached database's entities
+modified since the last fetch (``modificationDate: {greater: …}``) and the ids of all its
+entities (to notice deletions); ``GET /api/schema`` is conditional (``If-None-Match`` → 304).
+An unchanged space costs those two requests; a database whose list query changed with the
+schema is fetched in full again.
 
 gql builds and sends the documents over httpx; this module only adds what Fibery needs:
 auth, the limiter and retries (an httpx transport wrapper) and error translation.
@@ -14,15 +21,18 @@ auth, the limiter and retries (an httpx transport wrapper) and error translation
 from __future__ import annotations
 
 import asyncio
-import base64
 import email.utils
+import hashlib
+import json
 import logging
+import math
 import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from gql import Client, GraphQLRequest
@@ -48,8 +58,12 @@ from graphql import (
 
 from .config import Connection, SiteConfig
 from .errors import FiberyError
+from .files import FilePolicy, download_files
 from .model import Database, Entity, Field, FieldKind, Workspace
 from .naming import humanize, name_key, url_segment
+
+if TYPE_CHECKING:
+    from .cache import CachedDatabase, FetchCache, FetchMeta
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +92,12 @@ class RequestStats:
     requests: int = 0
     retries: int = 0
     statuses: dict[int, int] = dataclass_field(default_factory=dict)
+    fetched: int = 0
+    """Entities received with all their fields (every one on a cold build, the changed ones after)."""
+    cached: int = 0
+    """Entities taken unchanged from the fetch cache."""
+    deleted: int = 0
+    """Cached entities no longer in Fibery."""
 
     def record(self, status: int) -> None:
         self.requests += 1
@@ -85,20 +105,41 @@ class RequestStats:
 
 
 class RateLimiter:
-    """Space request starts at least ``1/rate`` seconds apart (plus a 6 % margin), so that no
-    1-second window ever holds more than ``rate`` requests, even with a little jitter."""
+    """Keep every 1-second window of the server under ``rate`` requests, wherever between a
+    request's arrival and its answer the server counts it (a slow answer may be counted late).
+
+    Starts are spaced at least ``1/rate`` seconds apart, and each of the ``rate`` slots is
+    free again only 1 second after its request was answered, both with a 6 % margin: the
+    ``rate``-th next request never starts within a second of an earlier one's answer."""
+
+    WINDOW = 1.06
 
     def __init__(self, rate: float) -> None:
-        self.interval = 1.06 / rate
+        self.interval = self.WINDOW / rate
+        self._free = [0.0] * max(1, math.floor(rate))
         self._next = 0.0
         self._lock = asyncio.Lock()
 
-    async def wait(self) -> None:
+    async def acquire(self) -> int:
+        """Wait for a slot and the next start; return the slot, to ``release`` when answered."""
         async with self._lock:
-            delay = self._next - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
+            while True:
+                slot = min(range(len(self._free)), key=self._free.__getitem__)
+                delay = max(self._free[slot], self._next) - time.monotonic()
+                if delay <= 0:
+                    break
+                await asyncio.sleep(0.01 if self._free[slot] == math.inf else delay)
+            self._free[slot] = math.inf
             self._next = max(time.monotonic(), self._next) + self.interval
+            return slot
+
+    def release(self, slot: int) -> None:
+        """The request of ``slot`` was answered (or failed)."""
+        self._free[slot] = time.monotonic() + self.WINDOW
+
+    async def wait(self) -> None:
+        """Wait for the start of a request that takes no time."""
+        self.release(await self.acquire())
 
 
 def retry_delay(response: httpx.Response | None, attempt: int, backoff: float) -> float:
@@ -136,7 +177,7 @@ class PoliteTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         attempt = 0
         while True:
-            await self._limiter.wait()
+            slot = await self._limiter.acquire()
             try:
                 response = await self._inner.handle_async_request(request)
             except httpx.TimeoutException:
@@ -149,6 +190,8 @@ class PoliteTransport(httpx.AsyncBaseTransport):
                 if response.status_code not in RETRY_STATUSES or attempt >= self._retries:
                     return response
                 await response.aclose()
+            finally:
+                self._limiter.release(slot)
             attempt += 1
             self._stats.retries += 1
             delay = retry_delay(response, attempt, self._backoff)
@@ -177,6 +220,23 @@ class _DatabasePlan:
     database: Database
     fields: tuple[_FieldPlan, ...]
     order_by: str | None
+    shape: str = ""
+    """The fields as GraphQL types them (name, kind before REST refinement, selection)."""
+    since: bool = False
+    """Whether the list query filters ``modificationDate: {greater: …}`` (incremental fetch)."""
+    by_id: bool = False
+    """Whether the list query filters ``id: {in: […]}``."""
+
+    @property
+    def selection(self) -> str:
+        return " ".join([*BASE_FIELDS, *(p.selection for p in self.fields)])
+
+    @property
+    def fingerprint(self) -> str:
+        """What the cached entities of this database were read with: a different list query
+        or differently typed fields make them unusable."""
+        text = json.dumps([self.database.query, self.order_by, self.shape, self.selection])
+        return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def _subfields(type_: GraphQLObjectType, wanted: Iterable[str]) -> list[str]:
@@ -231,6 +291,13 @@ def _order_key(find: GraphQLField) -> str | None:
     return next((k for k in ORDER_KEYS if k in order_type.fields), None)
 
 
+def _filters(find: GraphQLField, argument: str, operator: str) -> bool:
+    """Whether the ``find…`` query takes ``argument: {operator: …}``."""
+    arg = find.args.get(argument)
+    arg_type = get_named_type(arg.type) if arg is not None else None
+    return isinstance(arg_type, GraphQLInputObjectType) and operator in arg_type.fields
+
+
 def discover(schema: GraphQLSchema, titles: _RestTitles) -> list[_DatabasePlan]:
     """Find the databases: object types the root ``Query`` returns as a list through a
     ``find…`` field. Query names are taken from introspection, never pluralised by us."""
@@ -248,7 +315,7 @@ def discover(schema: GraphQLSchema, titles: _RestTitles) -> list[_DatabasePlan]:
     plans = []
     for qname, (qfield, type_) in sorted(finds.items()):
         title, web_name = titles.database(type_.name)
-        fields = []
+        fields, shape = [], []
         for fname, gql_field in type_.fields.items():
             if fname in SYSTEM_FIELDS:
                 continue
@@ -257,6 +324,7 @@ def discover(schema: GraphQLSchema, titles: _RestTitles) -> list[_DatabasePlan]:
                 log.debug("skipping field %s.%s of unsupported type", type_.name, fname)
                 continue
             kind, target, selection = classified
+            shape.append((fname, kind.value, target))
             kind = titles.refine_kind(type_.name, fname, kind)
             fields.append(
                 _FieldPlan(Field(key=fname, title=titles.field(type_.name, fname), kind=kind, target=target), selection)
@@ -264,7 +332,16 @@ def discover(schema: GraphQLSchema, titles: _RestTitles) -> list[_DatabasePlan]:
         database = Database(
             key=type_.name, title=title, query=qname, web_name=web_name, fields=[p.field for p in fields]
         )
-        plans.append(_DatabasePlan(database, tuple(fields), _order_key(qfield)))
+        plans.append(
+            _DatabasePlan(
+                database,
+                tuple(fields),
+                _order_key(qfield),
+                shape=json.dumps(shape),
+                since=_filters(qfield, "modificationDate", "greater"),
+                by_id=_filters(qfield, "id", "in"),
+            )
+        )
     return plans
 
 
@@ -441,6 +518,132 @@ def list_query(plan: _DatabasePlan, *, limit: int, offset: int, where: str = "")
     return f"query Page{plan.database.key} {{ {plan.database.query}({', '.join(args)}) {{ {selection} }} }}"
 
 
+# --------------------------------------------------------------------------- incremental fetch
+
+ID_PAGE_SIZE = 3000
+"""Ids per request when listing a database to notice deletions: an id row is ~50 bytes, a
+hundred times less than a full row, and 3000 is the largest page public clients use."""
+SINCE_MARGIN = timedelta(seconds=60)
+"""Entities modified up to this long before the previous fetch began are asked for again, so
+that an edit committed during a fetch, or a server clock slightly off, is never missed."""
+_INTROSPECTION_OPERATION = "query IntrospectionQuery {"
+
+
+def fibery_datetime(moment: datetime) -> str:
+    """Fibery's datetime format, which its filters compare as text: ``2025-09-22T12:01:32.155Z``."""
+    moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _parse_datetime(text: str | None) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def next_since(entities: list[Entity], started: datetime | None) -> str | None:
+    """The ``modificationDate`` bound of the next incremental fetch of a database: the newest
+    date seen, but never later than this fetch's start (server time) less ``SINCE_MARGIN``.
+    None when an entity has no readable date: that database is then fetched in full."""
+    dates = [_parse_datetime(e.modification_date) for e in entities]
+    if any(d is None for d in dates):
+        return None
+    bound = max((d for d in dates if d is not None), default=None)
+    if started is not None:
+        bound = min(bound, started - SINCE_MARGIN) if bound else started - SINCE_MARGIN
+    return fibery_datetime(bound) if bound else None
+
+
+def _server_time(headers: Any) -> datetime | None:
+    """The server's clock from an HTTP ``Date`` header (one-second precision)."""
+    value = headers.get("date") if headers is not None else None
+    try:
+        return email.utils.parsedate_to_datetime(value) if value else None
+    except (TypeError, ValueError):
+        return None
+
+
+@dataclass
+class _Listing:
+    """One paged list inside batched requests (aliased root fields): a database's changed
+    entities with every field, or just its ids. Continued, request after request, until a
+    short page; each request asks one row more than it takes, to know whether more follow."""
+
+    alias: str
+    query: str
+    order_by: str | None
+    selection: str
+    where: str = ""
+    offset: int = 0
+    rows: list[Any] = dataclass_field(default_factory=list)
+    done: bool = False
+
+    @property
+    def full_rows(self) -> bool:
+        return self.selection != "id"
+
+    def field(self, limit: int) -> str:
+        args = [f"limit: {limit + 1}", f"offset: {self.offset}"]
+        if self.order_by:
+            args.append(f"orderBy: {{{self.order_by}: ASC}}")
+        if self.where:
+            args.append(self.where)
+        return f"{self.alias}: {self.query}({', '.join(args)}) {{ {self.selection} }}"
+
+    def take(self, rows: Any, limit: int) -> None:
+        if not isinstance(rows, list) or not all(isinstance(r, dict) and r.get("id") for r in rows):
+            raise FiberyError(f"malformed data from Fibery: {self.query} did not return a list of entities")
+        self.rows.extend(rows[:limit])
+        self.offset += limit
+        self.done = len(rows) <= limit
+
+
+@dataclass
+class _Sync:
+    """Bring one cached database up to date: what changed since the last fetch, the ids of
+    all its entities (deletions), and entities listed but neither cached nor changed."""
+
+    entry: CachedDatabase
+    changed: _Listing
+    ids: _Listing
+    plan: _DatabasePlan | None = None
+    missing: list[_Listing] = dataclass_field(default_factory=list)
+    refetch: bool = False
+    """Entities are missing and the query cannot ask for them by id: read it all again."""
+    updated: int = 0
+    """Entities new or different from their cached version."""
+
+    @classmethod
+    def of(cls, number: int, entry: CachedDatabase) -> _Sync:
+        since = f"modificationDate: {{greater: {json.dumps(entry.since)}}}"
+        return cls(
+            entry,
+            _Listing(f"changed{number}", entry.query, entry.order_by, entry.selection, where=since),
+            _Listing(f"ids{number}", entry.query, entry.order_by, "id"),
+        )
+
+    @property
+    def listings(self) -> list[_Listing]:
+        return [self.changed, self.ids, *self.missing]
+
+
+def _with_fields(document: str, fields: list[str]) -> str:
+    """Add root fields to the introspection query, so they ride on the same request."""
+    if _INTROSPECTION_OPERATION not in document:
+        raise AssertionError("graphql-core's introspection query changed shape")
+    return document.replace(_INTROSPECTION_OPERATION, f"{_INTROSPECTION_OPERATION} {' '.join(fields)}", 1)
+
+
+@dataclass
+class _RestSchema:
+    """The answer of ``GET /api/schema``: the document (None when unavailable) and its ETag."""
+
+    body: dict[str, Any] | None = None
+    etag: str | None = None
+
+
 # --------------------------------------------------------------------------- client
 
 
@@ -463,10 +666,12 @@ class FiberyClient:
         retries: int = 5,
         backoff: float = 1.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        cache: FetchCache | None = None,
     ) -> None:
         self.connection = connection
         self.page_size = page_size
         self.stats = RequestStats()
+        self.cache = cache
         self._timeout = timeout
         self._polite = PoliteTransport(
             transport or httpx.AsyncHTTPTransport(),
@@ -495,7 +700,8 @@ class FiberyClient:
         self, *, select: Selector = lambda dbs: dbs, progress: ProgressCallback | None = None
     ) -> Workspace:
         """Fetch every entity of the databases ``select`` keeps (given all discovered ones,
-        with their fields, before any entity is fetched: excluded databases cost nothing)."""
+        with their fields, before any entity is fetched: excluded databases cost nothing and
+        are returned without entities)."""
         return asyncio.run(self._fetch_workspace(select, progress))
 
     async def _fetch_workspace(self, select: Selector, progress: ProgressCallback | None) -> Workspace:
@@ -505,26 +711,51 @@ class FiberyClient:
             timeout=self._timeout,
             transport=self._polite,
         )
+        meta = self.cache.load_meta() if self.cache else None
+        syncs = {key: _Sync.of(n, entry) for n, (key, entry) in enumerate((meta.databases if meta else {}).items())}
+        syncs = {key: sync for key, sync in syncs.items() if sync.entry.since}
         async with Client(transport=transport, execute_timeout=None) as session:
-            schema, rest = await asyncio.gather(self._introspect(session), self._rest_schema())
-            titles = _RestTitles(self.connection.space, rest)
+            # The cached entities are parsed in a thread while the first requests travel.
+            loading = asyncio.create_task(asyncio.to_thread(self.cache.load_entities, meta)) if syncs else None
+            (schema, schema_hash), rest = await asyncio.gather(
+                self._introspect(session, list(syncs.values())), self._rest_schema(meta)
+            )
+            started = _server_time(transport.response_headers)
+            titles = _RestTitles(self.connection.space, rest.body)
             plans = discover(schema, titles)
             kept = {id(db) for db in select([p.database for p in plans])}
-            plans = [p for p in plans if id(p.database) in kept]
-            await asyncio.gather(*(self._fetch_all(session, plan, progress) for plan in plans))
+            fetched = [p for p in plans if id(p.database) in kept]
+            cached = (await loading if loading else None) or {}
+            syncs = self._usable(syncs, fetched, cached)
+            full = [p for p in fetched if p.database.key not in syncs]
+            await asyncio.gather(
+                *(self._fetch_all(session, plan, progress) for plan in full),
+                self._catch_up(session, list(syncs.values()), cached, progress),
+            )
+            # Databases not kept come back too, with their fields and no entity, so that the
+            # publish rules are checked against the whole space (issue 7).
             databases = [p.database for p in plans]
             files = await self._download_files(referenced_files(databases))
+        if self.cache:
+            changed = bool(full) or any(s.updated or s.refetch for s in syncs.values()) or self.stats.deleted
+            self._save_cache(meta, plans, fetched, cached, schema_hash=schema_hash, rest=rest, started=started,
+                             entities_changed=bool(changed))  # fmt: skip
         for db in databases:
             refine_text_kinds(db, trusted=titles.available)
         return Workspace(
             fibery_url=self.connection.fibery_url, space=self.connection.space, databases=databases, files=files
         )
 
-    async def _execute(self, session: Any, document: str, what: str) -> dict[str, Any]:
-        """Run one GraphQL document, translating every failure into a one-line FiberyError."""
+    async def _execute(
+        self, session: Any, document: str, what: str, *, query_errors: bool = True
+    ) -> dict[str, Any] | None:
+        """Run one GraphQL document, translating every failure into a one-line FiberyError
+        (GraphQL ``errors[]`` into None instead when ``query_errors`` is False)."""
         try:
             return await session.execute(GraphQLRequest(document))
         except TransportQueryError as exc:
+            if not query_errors:
+                return None
             first = (exc.errors or [{}])[0]
             message = first.get("message") if isinstance(first, dict) else str(first)
             raise FiberyError(f"Fibery GraphQL error while {what}: {message or exc}") from None
@@ -552,50 +783,62 @@ class FiberyClient:
         reason = str(cause).split("] ")[-1] if cause else "unknown error"
         return f"cannot reach Fibery at {url}: {reason}"
 
-    async def _introspect(self, session: Any) -> GraphQLSchema:
-        data = await self._execute(session, get_introspection_query(descriptions=False), "reading the schema")
+    async def _introspect(self, session: Any, syncs: list[_Sync] = ()) -> tuple[GraphQLSchema, str]:
+        """Read the schema (and its hash); the first page of each sync's listings rides along.
+
+        If those cached queries no longer fit the schema (a field was removed), Fibery
+        rejects the whole request: the schema is then read alone, one request more."""
+        document = get_introspection_query(descriptions=False)
+        data = None
+        if syncs:
+            listings = [listing for sync in syncs for listing in sync.listings]
+            limits = self._limits(listings)
+            fields = [listing.field(limits[listing.alias]) for listing in listings]
+            what = "reading the schema and what changed"
+            data = await self._execute(session, _with_fields(document, fields), what, query_errors=False)
+            if data is None:
+                log.info("the cached list queries no longer fit Fibery's schema; reading the schema alone")
+            else:
+                for listing in listings:
+                    listing.take(data.get(listing.alias), limits[listing.alias])
+        if data is None:
+            data = await self._execute(session, document, "reading the schema")
+        introspection = {"__schema": (data or {}).get("__schema")}
         try:
-            return build_client_schema(data)
+            schema = build_client_schema(introspection)
         except (TypeError, KeyError, ValueError) as exc:
             raise FiberyError(f"Fibery sent an unusable schema: {exc}") from None
+        return schema, hashlib.sha256(json.dumps(introspection, sort_keys=True).encode()).hexdigest()[:32]
 
-    async def _rest_schema(self) -> dict[str, Any] | None:
-        """``GET /api/schema`` for real titles; any failure just means camel-case titles."""
+    async def _rest_schema(self, meta: FetchMeta | None = None) -> _RestSchema:
+        """``GET /api/schema`` for real titles; any failure just means camel-case titles.
+        Conditional when cached: ``304 Not Modified`` reuses the cached document."""
         url = f"{self.connection.fibery_url}/api/schema"
+        headers = self._headers()
+        if meta is not None and meta.rest_etag and meta.rest_schema is not None:
+            headers["If-None-Match"] = meta.rest_etag
         try:
             async with httpx.AsyncClient(transport=_Unclosed(self._polite), timeout=self._timeout) as http:
-                response = await http.get(url, headers=self._headers())
+                response = await http.get(url, headers=headers)
+            if response.status_code == 304 and meta is not None:
+                return _RestSchema(meta.rest_schema, meta.rest_etag)
             if response.status_code == 200:
                 data = response.json()
-                return data if isinstance(data, dict) else None
+                return _RestSchema(data, response.headers.get("ETag")) if isinstance(data, dict) else _RestSchema()
             log.debug("GET /api/schema answered %s; using GraphQL names", response.status_code)
         except (httpx.HTTPError, ValueError) as exc:
             log.debug("GET /api/schema failed (%s); using GraphQL names", type(exc).__name__)
-        return None
+        return _RestSchema()
 
     async def _download_files(self, secrets: list[str]) -> dict[str, str]:
         """Download each referenced file once (they need the token, so a public site must
-        serve its own copy). A failed download is a warning: the page shows a placeholder."""
-        files: dict[str, str] = {}
+        serve its own copy), within the file policy and through the download cache (see
+        ``files.py``). A failed or refused file is a warning: the page shows a placeholder."""
         if not secrets:
-            return files
+            return {}
+        policy = getattr(self, "file_policy", None) or FilePolicy()
         async with httpx.AsyncClient(transport=_Unclosed(self._polite), timeout=self._timeout) as http:
-
-            async def download(secret: str) -> None:
-                try:
-                    response = await http.get(
-                        f"{self.connection.fibery_url}/api/files/{secret}", headers=self._headers()
-                    )
-                except httpx.HTTPError as exc:
-                    log.warning("file %s could not be downloaded (%s)", secret, type(exc).__name__)
-                    return
-                if response.status_code != 200:
-                    log.warning("file %s could not be downloaded (HTTP %d)", secret, response.status_code)
-                    return
-                files[secret] = base64.b64encode(response.content).decode("ascii")
-
-            await asyncio.gather(*(download(secret) for secret in secrets))
-        return dict(sorted(files.items()))
+            return await download_files(http, self.connection.fibery_url, self._headers(), secrets, policy)
 
     async def _fetch_all(self, session: Any, plan: _DatabasePlan, progress: ProgressCallback | None) -> None:
         """Page through one database; keep each entity once.
@@ -619,8 +862,139 @@ class FiberyClient:
             if progress:
                 progress(plan.database.title, len(entities))
             if len(rows) <= self.page_size:
+                self.stats.fetched += len(entities)
                 return
             offset += self.page_size
+
+    # ----------------------------------------------------------------------- incremental
+
+    def _limits(self, listings: list[_Listing]) -> dict[str, int]:
+        """Rows per listing in one request: ids ``ID_PAGE_SIZE`` each; full rows share one
+        page, so that a batched request is never bigger than a cold build's."""
+        full = sum(1 for listing in listings if listing.full_rows)
+        share = max(1, self.page_size // max(1, full))
+        return {listing.alias: share if listing.full_rows else ID_PAGE_SIZE for listing in listings}
+
+    async def _rounds(self, session: Any, listings: list[_Listing]) -> None:
+        """Continue every unfinished listing, all of them in one request per round."""
+        while pending := [listing for listing in listings if not listing.done]:
+            limits = self._limits(pending)
+            document = "query Changes { " + " ".join(p.field(limits[p.alias]) for p in pending) + " }"
+            data = await self._execute(session, document, "reading what changed")
+            for listing in pending:
+                listing.take(data.get(listing.alias) if isinstance(data, dict) else None, limits[listing.alias])
+
+    @staticmethod
+    def _usable(syncs: dict[str, _Sync], fetched: list[_DatabasePlan], cached: dict[str, list[Entity]]):
+        """Keep the syncs of databases still fetched, read with the same list query as their
+        cached entities (the others are fetched in full)."""
+        usable = {}
+        for plan in fetched:
+            sync = syncs.get(plan.database.key)
+            if sync and plan.since and sync.entry.fingerprint == plan.fingerprint and plan.database.key in cached:
+                sync.plan = plan
+                usable[plan.database.key] = sync
+        return usable
+
+    async def _catch_up(
+        self,
+        session: Any,
+        syncs: list[_Sync],
+        cached: dict[str, list[Entity]],
+        progress: ProgressCallback | None,
+    ) -> None:
+        """Finish the syncs' listings, fetch entities listed but unknown, merge into the cache."""
+        await self._rounds(session, [listing for sync in syncs for listing in sync.listings])
+        unknown = []
+        for number, sync in enumerate(syncs):
+            assert sync.plan is not None
+            known = {e.id for e in cached[sync.plan.database.key]} | {row["id"] for row in sync.changed.rows}
+            missing = [row["id"] for row in sync.ids.rows if row["id"] not in known]
+            if missing and not sync.plan.by_id:
+                sync.refetch = True
+                continue
+            for start in range(0, len(missing), self.page_size):
+                chunk = json.dumps(missing[start : start + self.page_size])
+                sync.missing.append(
+                    _Listing(f"missing{number}_{start}", sync.entry.query, sync.entry.order_by,
+                             sync.entry.selection, where=f"id: {{in: {chunk}}}")
+                )  # fmt: skip
+                unknown.append(sync.missing[-1])
+        await self._rounds(session, unknown)
+        for sync in syncs:
+            assert sync.plan is not None
+            if sync.refetch:
+                await self._fetch_all(session, sync.plan, progress)
+                continue
+            self._merge(sync, cached[sync.plan.database.key])
+            if progress:
+                progress(sync.plan.database.title, len(sync.plan.database.entities))
+
+    def _merge(self, sync: _Sync, cached: list[Entity]) -> None:
+        """The database now: the listed ids, each the changed version or the cached one."""
+        assert sync.plan is not None
+        changed = {}
+        for raw in [*sync.changed.rows, *(row for listing in sync.missing for row in listing.rows)]:
+            entity = to_entity(sync.plan, raw)
+            changed[entity.id] = entity
+        previous = {e.id: e for e in cached}
+        entities, seen = sync.plan.database.entities, set()
+        for row in sync.ids.rows:
+            entity_id = str(row["id"])
+            entity = changed.get(entity_id) or previous.get(entity_id)
+            if entity is not None and entity_id not in seen:
+                seen.add(entity_id)
+                entities.append(entity)
+        sync.updated = sum(1 for e in changed.values() if previous.get(e.id) != e)
+        self.stats.fetched += len(changed)
+        self.stats.cached += sum(1 for e in entities if e.id not in changed)
+        self.stats.deleted += len(previous.keys() - seen)
+
+    def _save_cache(
+        self,
+        meta: FetchMeta | None,
+        plans: list[_DatabasePlan],
+        fetched: list[_DatabasePlan],
+        cached: dict[str, list[Entity]],
+        *,
+        schema_hash: str,
+        rest: _RestSchema,
+        started: datetime | None,
+        entities_changed: bool,
+    ) -> None:
+        """Remember this fetch. Databases not fetched this time keep their cached entities
+        while their list query is unchanged."""
+        from .cache import CachedDatabase, FetchMeta
+
+        assert self.cache is not None
+        current = {p.database.key: p for p in plans}
+        databases, entities = {}, {}
+        for key, entry in (meta.databases if meta else {}).items():
+            plan = current.get(key)
+            if plan and plan not in fetched and plan.fingerprint == entry.fingerprint and key in cached:
+                databases[key], entities[key] = entry, cached[key]
+        for plan in fetched:
+            db = plan.database
+            since = next_since(db.entities, started) if plan.since else None
+            databases[db.key] = CachedDatabase(
+                fingerprint=plan.fingerprint, query=db.query, order_by=plan.order_by, selection=plan.selection,
+                since=since, by_id=plan.by_id,
+            )  # fmt: skip
+            entities[db.key] = db.entities
+        if meta is not None and meta.schema_hash != schema_hash:
+            log.info("Fibery's schema changed: databases whose list query changed were read in full")
+        new_meta = FetchMeta(
+            fibery_url=self.connection.fibery_url,
+            space=self.connection.space,
+            schema_hash=schema_hash,
+            fetched_at=fibery_datetime(started) if started else None,
+            built_at=fibery_datetime(datetime.now(UTC)),
+            rest_etag=rest.etag,
+            rest_schema=rest.body if rest.etag else None,
+            databases=databases,
+        )
+        rewrite = entities_changed or meta is None or set(entities) != set(cached)
+        self.cache.save(new_meta, entities if rewrite else None, previous=meta)
 
 
 class _Unclosed(httpx.AsyncBaseTransport):

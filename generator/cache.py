@@ -1,0 +1,384 @@
+"""The build caches: what lets a rebuild ask Fibery only for what changed and write only the
+files whose bytes changed.
+
+Everything lives under ``cache_dir`` of ``kb.toml`` (default ``.cache/fibery-kb/``, ignored
+by git)::
+
+    fetch/<space>-<hash>/meta.json      per (Fibery URL, space): schema hash, REST schema and
+                                        its ETag, each database's list query, fingerprint and
+                                        modificationDate bound, the time of the last build
+    fetch/<space>-<hash>/entities.jsonl the entities of the last fetch, one database a line
+    render/<hash>.json                  per output folder: the key each page was rendered
+                                        from and each file's digest, size and mtime
+    files/                              downloaded files (``files.py``)
+
+A cache is only ever a hint: one that is missing, damaged, from another version of
+fibery-kb or for another space is ignored, and the build is a full one. ``gen build --full``
+ignores both caches (and refreshes them). The fetch cache holds the space as read, hidden
+fields included: keep it out of anything published.
+
+**Render keys.** A page is rendered again only when its key changed. Every key starts from
+the *global key*: the generator's code, every template file, ``kb.toml``, the field
+renderers in force and whether Pagefind is there. The *site key* adds the content pages and
+every entity's digest: when it and the output folder are unchanged, nothing is rendered and
+nothing written. An entity page's key adds the entity, the digests and paths of the
+entities it links to and of those linking to it, the databases (titles, fields, paths) and
+what each URL in its rich text and files resolves to. Other pages (home, database tables,
+content pages, sitemap, search index) are rendered whenever the site key changed and
+written only when their bytes did.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html as html_lib
+import json
+import logging
+import os
+import re
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from . import __version__
+from .config import SiteConfig
+from .fields import FieldRenderers, rich_text_html
+from .model import Entity, FieldKind, Workspace
+from .naming import slugify
+
+log = logging.getLogger(__name__)
+
+FETCH_CACHE_VERSION = 1
+RENDER_CACHE_VERSION = 1
+_ENTITIES = TypeAdapter(list[Entity])
+_URL_ATTRIBUTE = re.compile(
+    r"""<([a-zA-Z][\w-]*)[^>]*?\s(href|src)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+))""", re.IGNORECASE
+)
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` in one step (a crash leaves the old file or the new)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _write_lines(path: Path, entities: dict[str, list[Entity]]) -> str:
+    """Write one ``key<TAB>[entities]`` line per database, atomically; return the sha256."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    digest = hashlib.sha256()
+    try:
+        with os.fdopen(handle, "wb") as out:
+            for key, items in entities.items():
+                line = key.encode() + b"\t" + _ENTITIES.dump_json(items) + b"\n"
+                digest.update(line)
+                out.write(line)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return digest.hexdigest()
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# --------------------------------------------------------------------------- fetch cache
+
+
+class CachedDatabase(BaseModel):
+    """How one database's cached entities were read, and from when to ask for changes."""
+
+    fingerprint: str
+    query: str
+    order_by: str | None
+    selection: str
+    since: str | None
+    """``modificationDate`` bound of the next fetch; None: fetch the database in full."""
+    by_id: bool = False
+
+
+class FetchMeta(BaseModel):
+    """The small part of the fetch cache, read before the first request is sent."""
+
+    version: int = FETCH_CACHE_VERSION
+    fibery_url: str
+    space: str
+    schema_hash: str
+    fetched_at: str | None = None
+    """Fibery's clock when the last fetch began (its ``Date`` header)."""
+    built_at: str
+    """Our clock when the last fetch ended."""
+    rest_etag: str | None = None
+    rest_schema: dict[str, Any] | None = None
+    databases: dict[str, CachedDatabase]
+    entities_digest: str = ""
+
+
+class FetchCache:
+    """The last workspace fetched from one (Fibery URL, space), with what it takes to ask
+    Fibery only for what changed since."""
+
+    def __init__(self, folder: Path, *, fibery_url: str, space: str, read: bool = True) -> None:
+        self.folder = folder
+        self.fibery_url = fibery_url
+        self.space = space
+        self.read = read
+        self._meta = folder / "meta.json"
+        self._entities = folder / "entities.jsonl"
+
+    def load_meta(self) -> FetchMeta | None:
+        """The cached meta data, or None (no cache, ``--full``, damaged, other space)."""
+        if not self.read or not self._meta.is_file():
+            return None
+        try:
+            meta = FetchMeta.model_validate_json(self._meta.read_bytes())
+        except (OSError, ValidationError, ValueError) as exc:
+            log.info("fetch cache ignored (%s): a full fetch", type(exc).__name__)
+            return None
+        if (meta.version, meta.fibery_url, meta.space) != (FETCH_CACHE_VERSION, self.fibery_url, self.space):
+            log.info("fetch cache is for another space or version: a full fetch")
+            return None
+        return meta
+
+    def load_entities(self, meta: FetchMeta | None) -> dict[str, list[Entity]] | None:
+        """The cached entities by database key, or None when they do not match ``meta``.
+        One database at a time, so that memory holds its parsed JSON only briefly."""
+        if meta is None:
+            return None
+        entities, digest = {}, hashlib.sha256()
+        try:
+            with open(self._entities, "rb") as handle:
+                for line in handle:
+                    digest.update(line)
+                    key, _, data = line.partition(b"\t")
+                    entities[key.decode()] = _ENTITIES.validate_python(json.loads(data))
+        except (OSError, ValidationError, ValueError) as exc:
+            log.info("fetch cache entities ignored (%s): a full fetch", type(exc).__name__)
+            return None
+        if digest.hexdigest() != meta.entities_digest:
+            log.info("fetch cache entities do not match their meta data: a full fetch")
+            return None
+        return entities
+
+    def save(
+        self, meta: FetchMeta, entities: dict[str, list[Entity]] | None, *, previous: FetchMeta | None = None
+    ) -> None:
+        """Store ``meta`` and, unless None (unchanged since ``previous``), ``entities``.
+        A cache that cannot be written is a warning: the next build is just a full one."""
+        try:
+            if entities is None and previous is not None:
+                meta.entities_digest = previous.entities_digest
+            else:
+                meta.entities_digest = _write_lines(self._entities, entities or {})
+            _write_atomically(self._meta, meta.model_dump_json().encode())
+        except OSError as exc:
+            log.warning("fetch cache not written to %s: %s", self.folder, exc.strerror or exc)
+
+
+# --------------------------------------------------------------------------- render cache
+
+
+class RenderState(BaseModel):
+    """What one output folder was built from and holds (the render cache's record)."""
+
+    version: int = RENDER_CACHE_VERSION
+    out: str
+    site_key: str
+    content_hash: str
+    pages: int
+    unpublished_links: int
+    entity_keys: dict[str, str]
+    """Entity page path → the key it was rendered from."""
+    unpublished: dict[str, int] = {}
+    """Page path → links to unpublished entities counted while rendering it."""
+    files: dict[str, tuple[str, int, int]]
+    """Every file of the folder → (sha256, size, mtime in ns) as written."""
+
+    def matches(self, out: Path) -> bool:
+        """Whether ``out`` still holds exactly the files recorded (by size and mtime)."""
+        found = dict(scan(out))
+        return found.keys() == self.files.keys() and all(
+            (size, mtime) == tuple(self.files[path][1:]) for path, (size, mtime) in found.items()
+        )
+
+
+def scan(folder: Path) -> Iterable[tuple[str, tuple[int, int]]]:
+    """Every file under ``folder``: (relative POSIX path, (size, mtime in ns))."""
+    stack = [(folder, "")]
+    while stack:
+        current, prefix = stack.pop()
+        try:
+            entries = list(os.scandir(current))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                stack.append((Path(entry.path), f"{prefix}{entry.name}/"))
+            elif entry.is_file(follow_symlinks=False):
+                info = entry.stat(follow_symlinks=False)
+                yield f"{prefix}{entry.name}", (info.st_size, info.st_mtime_ns)
+
+
+class BuildCache:
+    """The caches of one project (``cache_dir``); ``read=False`` (``--full``) ignores what
+    they hold but still refreshes them."""
+
+    def __init__(self, folder: Path, *, read: bool = True) -> None:
+        self.folder = folder
+        self.read = read
+
+    def fetch(self, fibery_url: str, space: str) -> FetchCache:
+        """The fetch cache of one space."""
+        key = hashlib.sha256(f"{fibery_url}\0{space}".encode()).hexdigest()[:12]
+        name = f"{slugify(space, fallback='space')}-{key}"
+        return FetchCache(self.folder / "fetch" / name, fibery_url=fibery_url, space=space, read=self.read)
+
+    def _render_file(self, out: Path) -> Path:
+        return self.folder / "render" / f"{hashlib.sha256(str(out.resolve()).encode()).hexdigest()[:16]}.json"
+
+    def render_state(self, out: Path) -> RenderState | None:
+        """What ``out`` was last built from, or None."""
+        path = self._render_file(out)
+        if not self.read or not path.is_file():
+            return None
+        try:
+            state = RenderState.model_validate_json(path.read_bytes())
+        except (OSError, ValidationError, ValueError) as exc:
+            log.info("render cache ignored (%s): every page is rendered", type(exc).__name__)
+            return None
+        return state if (state.version, state.out) == (RENDER_CACHE_VERSION, str(out.resolve())) else None
+
+    def save_render_state(self, state: RenderState) -> None:
+        try:
+            _write_atomically(self._render_file(Path(state.out)), state.model_dump_json().encode())
+        except OSError as exc:
+            log.warning("render cache not written to %s: %s", self.folder, exc.strerror or exc)
+
+
+# --------------------------------------------------------------------------- render keys
+
+
+def _files_under(folder: Path) -> Iterable[tuple[str, bytes]]:
+    if folder.is_dir():
+        for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+            yield path.relative_to(folder).as_posix(), path.read_bytes()
+
+
+def global_key(config: SiteConfig, dirs: list[str], renderers: FieldRenderers) -> str:
+    """What every page depends on besides the workspace: code, templates, settings."""
+    from .search import pagefind_command
+
+    digest = hashlib.sha256(f"{RENDER_CACHE_VERSION}\0{__version__}\0".encode())
+    for name, data in _files_under(Path(__file__).parent):
+        if name.endswith(".py") and "/" not in name:
+            digest.update(f"{name}\0{_digest(data)}\0".encode())
+    for base in dirs:
+        for name, data in _files_under(Path(base)):
+            digest.update(f"{base}/{name}\0{_digest(data)}\0".encode())
+    digest.update(config.model_dump_json(exclude={"cache_dir"}).encode())
+    functions = [*sorted(renderers.by_kind.items()), *sorted(renderers.by_field.items())]
+    for key, function in functions:
+        digest.update(f"{key}={function.__module__}.{function.__qualname__}\0".encode())
+    digest.update(b"pagefind" if config.search and pagefind_command() else b"-")
+    return digest.hexdigest()
+
+
+def entity_digests(workspace: Workspace) -> dict[str, bytes]:
+    """Each entity's digest (its id, name, dates and every value)."""
+    return {
+        e.id: hashlib.sha256(e.model_dump_json().encode()).digest()[:16]
+        for db in workspace.databases
+        for e in db.entities
+    }
+
+
+def site_key(
+    base: str, workspace: Workspace, digests: dict[str, bytes], content_dir: Path, extra_pages: Iterable[Any] = ()
+) -> str:
+    """The whole site's key: equal keys give byte-identical sites (plugin pages included)."""
+    digest = hashlib.sha256(base.encode())
+    for page in extra_pages:
+        digest.update(f"{page.slug}\0{page.title}\0{page.nav}\0{_digest(str(page.html).encode())}\0".encode())
+    digest.update(f"{workspace.fibery_url}\0{workspace.space}\0".encode())
+    for name, data in _files_under(content_dir):
+        digest.update(f"{name}\0{_digest(data)}\0".encode())
+    for db in workspace.databases:
+        digest.update(db.model_dump_json(exclude={"entities"}).encode())
+        for entity in db.entities:
+            digest.update(digests[entity.id])
+    for secret, data in sorted(workspace.files.items()):
+        digest.update(f"{secret}\0{_digest(data.encode())}\0".encode())
+    return digest.hexdigest()
+
+
+def _urls(html: str) -> Iterable[tuple[str, str, str]]:
+    """(tag, attribute, URL) of every href/src in rich-text HTML, as a parser reads them."""
+    if "href" not in html and "src" not in html and "HREF" not in html and "SRC" not in html:
+        return
+    for match in _URL_ATTRIBUTE.finditer(html):
+        value = next(v for v in match.groups()[2:] if v is not None)
+        yield match.group(1).lower(), match.group(2).lower(), html_lib.unescape(value)
+
+
+def entity_keys(plan: Any, base: str, digests: dict[str, bytes]) -> dict[str, str]:
+    """Each entity page's key (see the module docstring), by page path."""
+    from .render import PageLinks
+
+    workspace = plan.workspace
+    start = hashlib.sha256(base.encode())
+    start.update(json.dumps([plan.title, plan.nav, plan.db_paths, getattr(plan, "db_pages", None)]).encode())
+    for db in workspace.databases:
+        start.update(db.model_dump_json(exclude={"entities"}).encode())
+    saved = plan.unpublished_links  # resolving URLs below must not count them twice
+    keys: dict[str, str] = {}
+    resolved: dict[tuple[str, str, str, str], bytes] = {}  # pages share most of their URLs
+    try:
+        for db in workspace.databases:
+            linking = [f.key for f in db.fields if f.kind.links_entities]
+            texts = [f.key for f in db.fields if f.kind is FieldKind.RICH_TEXT]
+            files = [f.key for f in db.fields if f.kind is FieldKind.FILES]
+            for entity in db.entities:
+                path = plan.entity_paths[entity.id]
+                prefix = "../" * path.count("/")
+                links = PageLinks(plan, prefix)
+                digest = start.copy()
+                digest.update(f"{path}\0".encode() + digests[entity.id])
+                for key in linking:
+                    value = entity.values.get(key)
+                    for item in value if isinstance(value, list) else [value] if value else []:
+                        _link(digest, plan, digests, item["id"], "")
+                for backlink in plan.backlinks.get(entity.id, ()):
+                    _link(digest, plan, digests, backlink.source_id, backlink.via)
+                for key in texts:
+                    for tag, attribute, url in _urls(rich_text_html(entity.values.get(key) or {})):
+                        found = resolved.get((prefix, tag, attribute, url))
+                        if found is None:
+                            found = f"{url}\0{links.rewrite_url(tag, attribute, url)}\0".encode()
+                            resolved[(prefix, tag, attribute, url)] = found
+                        digest.update(found)
+                for key in files:
+                    for item in entity.values.get(key) or []:
+                        url = links.rewrite_url("a", "href", f"/api/files/{item.get('secret', '')}")
+                        digest.update(f"{url}\0".encode())
+                keys[path] = digest.hexdigest()[:32]
+    finally:
+        plan.unpublished_links = saved
+    return keys
+
+
+def _link(digest: Any, plan: Any, digests: dict[str, bytes], entity_id: str, via: str) -> None:
+    """Add a linked entity to a page key: its id, path and digest (name included)."""
+    path = plan.entity_paths.get(entity_id, "")
+    digest.update(f"{entity_id}\0{path}\0{via}\0".encode() + digests.get(entity_id, b"-"))
