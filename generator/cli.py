@@ -6,8 +6,10 @@ given. Errors are ``GenError``s: one line on stderr and a distinct exit code.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,13 +19,15 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
-from . import __version__
+from . import __version__, plugins
 from .build import build
-from .config import SiteConfig, load_connection, load_site_config
+from .cache import BuildCache
+from .config import SiteConfig, load_site_config
 from .errors import ConfigError, GenError
 from .logs import SECRETS, redact, setup_logging
-from .publish import select_databases
-from .sources import DemoSource, FiberySource, SnapshotSource, Source, write_snapshot
+from .publish import apply_publish_rules, describe_publication
+from .sources import FiberySource, Source, write_snapshot
+from .summary import write_job_summary
 
 log = logging.getLogger("generator")
 stderr = Console(stderr=True)
@@ -32,8 +36,12 @@ stderr = Console(stderr=True)
 def source_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """The options that choose where the workspace comes from (shared by every command)."""
     options = [
-        click.option("--demo", is_flag=True, help="Use the demo workspace shipped with fibery-kb (no network, no token)."),
-        click.option("--snapshot", type=click.Path(path_type=Path, dir_okay=False), help="Read a snapshot saved by `gen pull`."),
+        click.option(
+            "--demo", is_flag=True, help="Use the demo workspace shipped with fibery-kb (no network, no token)."
+        ),
+        click.option(
+            "--snapshot", type=click.Path(path_type=Path, dir_okay=False), help="Read a snapshot saved by `gen pull`."
+        ),
         click.option("--fibery-url", help="Workspace URL, e.g. https://acme.fibery.io [env: FIBERY_URL]."),
         click.option("--space", help="Space name as shown in Fibery, e.g. 'Knowledge Base' [env: FIBERY_SPACE]."),
         click.option(
@@ -41,7 +49,12 @@ def source_options(func: Callable[..., Any]) -> Callable[..., Any]:
             type=click.Path(path_type=Path, dir_okay=False),
             help="File holding the API token [env: FIBERY_TOKEN]. The token is never an argument.",
         ),
-        click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False), help="Path of kb.toml [default: ./kb.toml]."),
+        click.option(
+            "--config",
+            "config_path",
+            type=click.Path(path_type=Path, dir_okay=False),
+            help="Path of kb.toml [default: ./kb.toml].",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -55,10 +68,19 @@ def logging_options(func: Callable[..., Any]) -> Callable[..., Any]:
         ctx.meta[param.name] = value
         return value
 
-    func = click.option("-v", "--verbose", count=True, expose_value=False, callback=apply, help="More detail (-vv: debug).")(func)
-    func = click.option("-q", "--quiet", is_flag=True, expose_value=False, callback=apply, help="Only errors; no progress.")(func)
     func = click.option(
-        "--log-format", type=click.Choice(["text", "json"]), default="text", expose_value=False, callback=apply, help="Log line format."
+        "-v", "--verbose", count=True, expose_value=False, callback=apply, help="More detail (-vv: debug)."
+    )(func)
+    func = click.option(
+        "-q", "--quiet", is_flag=True, expose_value=False, callback=apply, help="Only errors; no progress."
+    )(func)
+    func = click.option(
+        "--log-format",
+        type=click.Choice(["text", "json"]),
+        default="text",
+        expose_value=False,
+        callback=apply,
+        help="Log line format.",
     )(func)
     return func
 
@@ -80,19 +102,18 @@ def make_source(
     space: str | None,
     token_file: Path | None,
     progress: Callable[[str, int], None] | None = None,
+    cache: BuildCache | None = None,
 ) -> Source:
-    """Pick the workspace source the options ask for."""
+    """Pick the workspace source the options ask for: ``--demo``, ``--snapshot``, else
+    kb.toml's ``source`` (``fibery`` by default, or a ``fibery_kb.sources`` plugin). A live
+    one reads through ``cache``."""
     if demo and snapshot:
         raise ConfigError("--demo and --snapshot cannot be used together")
-    if demo:
-        return DemoSource()
-    if snapshot:
-        return SnapshotSource(snapshot)
-    connection = load_connection(fibery_url=fibery_url, space=space, token_file=token_file)
-    SECRETS.add(connection.token.get_secret_value())
-    return FiberySource.from_config(
-        connection, config, select=lambda dbs: select_databases(dbs, config), progress=progress
-    )
+    name = "demo" if demo else "snapshot" if snapshot else config.source
+    options: dict[str, Any] = {**config.plugins.get(name, {}), "progress": progress, "cache": cache}
+    given = {"fibery_url": fibery_url, "space": space, "token_file": token_file, "path": snapshot}
+    options.update({key: value for key, value in given.items() if value is not None})
+    return plugins.make_source(config, name, options)
 
 
 @contextmanager
@@ -118,7 +139,21 @@ def progress_display(enabled: bool) -> Iterator[tuple[Callable[[str, int], None]
         yield fetched, written
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class PluginGroup(click.Group):
+    """``gen``: the built-in commands plus every installed ``fibery_kb.commands`` plugin,
+    loaded only when it is run (a broken plugin fails its own command, nothing else)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *(name for name, _ in plugins.commands())})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None:
+            command = next((get() for name, get in plugins.commands() if name == cmd_name), None)
+        return command
+
+
+@click.group(cls=PluginGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="fibery-kb")
 def cli() -> None:
     """fibery-kb: publish a Fibery space as a fast static knowledge-base site."""
@@ -126,7 +161,26 @@ def cli() -> None:
 
 @cli.command("build")
 @source_options
-@click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=Path("site"), show_default=True, help="Output folder.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("site"),
+    show_default=True,
+    help="Output folder.",
+)
+@click.option(
+    "--strict/--no-strict",
+    default=None,
+    help="Fail the build when a referenced file cannot be published [default: kb.toml strict, off].",
+)
+@click.option(
+    "--dry-run", is_flag=True, help="List what would be published (databases, entities, fields); write nothing."
+)
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Ignore the fetch and render caches (kb.toml cache_dir): fetch everything, render every page.",
+)
 @logging_options
 @click.pass_context
 def build_command(
@@ -138,16 +192,42 @@ def build_command(
     token_file: Path | None,
     config_path: Path | None,
     out: Path,
+    strict: bool | None,
+    dry_run: bool,
+    full: bool,
 ) -> None:
-    """Build the static site from Fibery (or --demo / --snapshot) into --out."""
+    """Build the static site from Fibery (or --demo / --snapshot) into --out.
+
+    Incremental: only entities changed since the last build are fetched, only pages whose
+    inputs changed are rendered, and only files whose bytes changed are written."""
     show_progress = _configure_logging(ctx)
     config = load_site_config(path=config_path)
+    plugins.check_config(config)
+    if strict is not None:
+        config.strict = strict
     root = config_path.parent if config_path else Path(".")
+    cache = None if dry_run else BuildCache(root / config.cache_dir, read=not full)
     with progress_display(show_progress) as (fetched, written):
         source = make_source(
-            config, demo=demo, snapshot=snapshot, fibery_url=fibery_url, space=space, token_file=token_file, progress=fetched
+            config,
+            demo=demo,
+            snapshot=snapshot,
+            fibery_url=fibery_url,
+            space=space,
+            token_file=token_file,
+            progress=fetched,
+            cache=cache,
         )
-        report = build(source, config, out=out, root=root, on_page=written)
+        if dry_run:
+            if isinstance(source, FiberySource):  # a dry run writes nothing, not even the download cache
+                source.client.file_policy = dataclasses.replace(source.client.file_policy, cache_dir=None)
+            workspace = source.load()
+        else:
+            report = build(source, config, out=out, root=root, on_page=written, cache=cache)
+    if dry_run:
+        click.echo("\n".join(describe_publication(workspace, apply_publish_rules(workspace, config))))
+        return
+    write_job_summary(report, demo=demo)
     if report.unpublished_links:
         log.warning("%d links point to unpublished entities", report.unpublished_links)
     if not ctx.meta.get("quiet"):
@@ -174,7 +254,13 @@ def pull_command(
     config = load_site_config(path=config_path)
     with progress_display(show_progress) as (fetched, _):
         source = make_source(
-            config, demo=demo, snapshot=snapshot, fibery_url=fibery_url, space=space, token_file=token_file, progress=fetched
+            config,
+            demo=demo,
+            snapshot=snapshot,
+            fibery_url=fibery_url,
+            space=space,
+            token_file=token_file,
+            progress=fetched,
         )
         workspace = source.load()
     try:
@@ -186,6 +272,179 @@ def pull_command(
             f"Saved {out}: {len(workspace.databases)} databases, {workspace.entity_count} entities, "
             f"{source.stats.requests} requests"
         )
+
+
+# =========================================================================== gen segments (issue 3)
+# `gen segments` and `gen segments store`: option parsing only. Reading, ordering and
+# formatting live in segments.py; MongoDB in store.py (imported lazily: pymongo adds
+# ~150 ms to every other command).
+
+import os  # noqa: E402 - this block's imports stay with it
+
+from . import segments as seg  # noqa: E402
+from .errors import StoreError  # noqa: E402
+
+
+def _inherit(ctx: click.Context, params: dict[str, Any]) -> dict[str, Any]:
+    """Let `gen segments --demo store` mean `gen segments store --demo`: options given to
+    the group fill in those the subcommand left unset."""
+    parent = ctx.parent.params if ctx.parent else {}
+    return {k: parent.get(k, v) if v in (None, False) else v for k, v in params.items()}
+
+
+def _segments_loader(
+    config: SiteConfig, database: str | None, progress: Callable[[str, int], None], **source_args: Any
+) -> Callable[[], seg.Segments]:
+    """Return how to read the segments from the source the options pick; a live read
+    fetches only the segments database and the databases its relations point at."""
+    name = database or config.segments_database
+    setting = "--database" if database else "kb.toml segments_database"
+    source = make_source(config, progress=progress, **source_args)
+    if isinstance(source, FiberySource):
+        source = FiberySource(source.client, select=seg.segments_selector(name, setting=setting), progress=progress)
+    return lambda: seg.read_segments(source.load(), name, setting=setting)
+
+
+def _write_stdout(text: str) -> None:
+    """Write machine-readable output; a reader that stops early (`| head`) ends us quietly."""
+    try:
+        click.echo(text, nl=False)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Python would otherwise report the broken pipe again when it flushes at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
+
+
+@cli.group("segments", invoke_without_command=True)
+@source_options
+@click.option("--database", help="Segments database [default: kb.toml segments_database, or 'Process Segments'].")
+@click.option(
+    "--format", "fmt", type=click.Choice(seg.FORMATS), default="table", show_default=True, help="Output format."
+)
+@logging_options
+@click.pass_context
+def segments_command(
+    ctx: click.Context, fmt: str, config_path: Path | None, database: str | None, **source_args: Any
+) -> None:
+    """Print the process segments in process order (a table, JSON or CSV).
+
+    Follows the predecessor relation; segments without one are in public-id order.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    show_progress = _configure_logging(ctx)
+    config = load_site_config(path=config_path)
+    with progress_display(show_progress) as (fetched, _):
+        segments = _segments_loader(config, database, fetched, **source_args)()
+    if fmt == "table":
+        seg.print_table(segments, Console())
+    else:
+        _write_stdout(seg.to_json(segments) if fmt == "json" else seg.to_csv(segments))
+
+
+@segments_command.command("store")
+@source_options
+@click.option("--database", help="Segments database [default: kb.toml segments_database, or 'Process Segments'].")
+@click.option("--dry-run", is_flag=True, help="Show what would change in MongoDB, write nothing.")
+@logging_options
+@click.pass_context
+def segments_store_command(ctx: click.Context, dry_run: bool, **params: Any) -> None:
+    """Upsert the segments into MongoDB [env: MONGODB_URI, MONGODB_DB].
+
+    Idempotent: unchanged segments are not written; segments gone from Fibery are marked
+    `removed_at`, never deleted. Each run is recorded in the `sync_runs` collection.
+    """
+    from . import store
+
+    params = _inherit(ctx, params)
+    config_path, database = params.pop("config_path"), params.pop("database")
+    show_progress = _configure_logging(ctx)
+    settings = store.StoreSettings.from_env()
+    for secret in settings.secrets:
+        SECRETS.add(secret)
+    config = load_site_config(path=config_path)
+    with progress_display(show_progress) as (fetched, _):
+        load = _segments_loader(config, database, fetched, **params)
+        with store.connect(settings) as client:
+            db = store.database(client, settings)
+            result = store.sync(db, load, dry_run=dry_run, target=settings.safe_uri, secrets=settings.secrets)
+    for change in result.changes if dry_run else ():
+        click.echo(change.describe())
+    if not ctx.meta.get("quiet") or dry_run:
+        click.echo(f"{settings.database}.{store.SEGMENTS_COLLECTION} at {settings.safe_uri}: {result.summary()}")
+    if result.failed:
+        raise StoreError(result.failure_message())
+
+
+# =========================================================================== gen serve, gen check (issue 5)
+# Option parsing only: the preview server lives in serve.py, the site crawler in check.py.
+
+
+@cli.command("serve")
+@source_options
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("site"),
+    show_default=True,
+    help="Folder to build into and serve.",
+)
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port on 127.0.0.1.")
+@logging_options
+@click.pass_context
+def serve_command(ctx: click.Context, config_path: Path | None, out: Path, port: int, **source_args: Any) -> None:
+    """Build the site, serve it on http://127.0.0.1:PORT/ and rebuild when templates/ or
+    content/ change (the workspace is read once)."""
+    from .serve import Preview, serve
+
+    show_progress = _configure_logging(ctx)
+    config = load_site_config(path=config_path)
+    root = config_path.parent if config_path else Path(".")
+    with progress_display(show_progress) as (fetched, _):
+        workspace = make_source(config, progress=fetched, **source_args).load()
+    serve(Preview(workspace, config, out=out, root=root, announce=click.echo), port=port)
+
+
+@cli.command("check")
+@click.argument("site", type=click.Path(path_type=Path, file_okay=False, exists=True), default="site")
+@click.option(
+    "--allow-orphan",
+    "allow_orphans",
+    multiple=True,
+    metavar="GLOB",
+    help="Pages that may be unreachable from the home page, e.g. 'status.html' (404.html always may).",
+)
+@logging_options
+@click.pass_context
+def check_command(ctx: click.Context, site: Path, allow_orphans: tuple[str, ...]) -> None:
+    """Check a built site: broken internal links, missing anchors, pages not reachable from
+    the home page. Exits 1 when it finds any."""
+    from .check import check_site
+
+    _configure_logging(ctx)
+    report = check_site(site, allow_orphans=allow_orphans)
+    for problem in report.problems:
+        click.echo(problem.describe())
+    if not ctx.meta.get("quiet") or report.problems:
+        click.echo(f"Checked {site}/: {report.summary()}")
+    if report.problems:
+        raise GenError(f"gen check found {len(report.problems)} problems in {site}/")
+
+
+@cli.command("plugins")
+@click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False), help="Path of kb.toml.")
+def plugins_command(config_path: Path | None) -> None:
+    """List the installed plugins and whether kb.toml makes them active."""
+    config = load_site_config(path=config_path)
+    found = plugins.installed()
+    if not found:
+        click.echo("No plugins installed.")
+        return
+    width = max(len(p.name) for p in found)
+    for plugin in found:
+        state = plugins.state(plugin, config)
+        click.echo(f"{plugin.group:<20} {plugin.name:<{width}}  {state:<8}  {plugin.value}  ({plugin.distribution})")
 
 
 def main() -> None:
@@ -202,9 +461,10 @@ def main() -> None:
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
+    except Exception as exc:
         if logging.getLogger().isEnabledFor(logging.DEBUG):
-            raise
+            click.echo(redact(traceback.format_exc(), SECRETS.secrets), err=True, nl=False)
+            sys.exit(1)
         message = redact(f"unexpected {type(exc).__name__}: {exc}", SECRETS.secrets)
         click.echo(f"error: {message} (run with -vv for details)", err=True)
         sys.exit(1)

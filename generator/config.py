@@ -24,13 +24,32 @@ from pydantic import (
 )
 
 from .errors import ConfigError
+from .model import FieldKind
 from .naming import url_segment
 
 CONFIG_FILE = "kb.toml"
 DEFAULT_PAGE_SIZE = 500
 """Entities per list request. Fibery's own default is 100 and no maximum is documented;
-public clients page with 500–3000. 500 keeps a response with inline rich text to a few MB
-(well inside a 30 s timeout) while a 10,000-entity space needs only ~20 list requests."""
+public clients page with 500–3000. At 3 requests/s a cold build of N entities in D databases
+spends about (N/500 + D + 2) / 3 s on requests: 10,000 entities in 10 databases take 22
+requests, ~7.5 s, inside the 15 s budget, where Fibery's 100 would take 102 requests (~35 s).
+Going above 500 saves little (1,000 → 12 requests, ~4 s) but doubles each response (a few MB
+with inline rich text), closer to a 30 s timeout on a slow server."""
+DEFAULT_CACHE_DIR = ".cache/fibery-kb"
+
+
+DEFAULT_MAX_FILE_SIZE = 25_000_000
+"""25 MB: screenshots, PDFs and spreadsheets fit; videos and disk images do not."""
+DEFAULT_FILE_TYPES = (
+    "image/png", "image/jpeg", "image/gif", "image/webp", "image/avif",
+    "application/pdf", "text/plain", "text/csv", "text/markdown",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    "application/vnd.oasis.opendocument.text", "application/vnd.oasis.opendocument.spreadsheet",
+    "video/mp4", "video/webm", "audio/mpeg", "audio/ogg",
+)  # fmt: skip
+"""Never SVG or HTML (they run scripts when opened from the site), nor anything executable."""
 
 
 class _Strict(BaseModel):
@@ -62,6 +81,14 @@ class SiteConfig(_Strict):
         default_factory=dict,
         description='Fields never published: {"*": [...]} for every database, or per database name.',
     )
+    publish_when: dict[str, dict[str, Annotated[list[str], Field(min_length=1)]]] = Field(
+        default_factory=dict,
+        description='Publish only entities whose state or select is listed: {"Guides" = {"State" = ["Published"]}}.',
+    )
+    expect_kinds: dict[str, dict[str, FieldKind]] = Field(
+        default_factory=dict,
+        description='Field kinds to check: {"Guides" = {"Body" = "rich_text"}}; another kind fails the build.',
+    )
     page_size: Annotated[int, Field(ge=1, le=5000)] = DEFAULT_PAGE_SIZE
     segments_database: str = Field(default="Process Segments", description="Database of `gen segments`.")
     timeout: Annotated[float, Field(gt=0, le=600)] = Field(
@@ -73,8 +100,36 @@ class SiteConfig(_Strict):
     )
     content_dir: str = Field(default="content", description="Folder of hand-written Markdown pages.")
     templates_dir: str = Field(default="templates", description="Folder of template overrides.")
+    cache_dir: str = Field(
+        default=DEFAULT_CACHE_DIR,
+        description="Folder of the fetch and render caches (relative to kb.toml); `gen build --full` ignores them.",
+    )
+    # Reader-facing features (issue 5): files, embeds, search.
+    max_file_size: Annotated[int, Field(ge=0)] = Field(
+        default=DEFAULT_MAX_FILE_SIZE,
+        description="Largest file (bytes) downloaded from Fibery and published; larger ones show a placeholder.",
+    )
+    file_types: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_FILE_TYPES),
+        description='Content types that may be published ("image/png", or "image/*"); others show a placeholder.',
+    )
+    superset_url: str | None = Field(
+        default=None, description="Superset address: URL fields pointing under it are embedded as dashboards."
+    )
+    search: bool = Field(default=True, description="Build the Pagefind search index (needs the pagefind binary).")
+    strict: bool = Field(default=False, description="Fail the build when a file cannot be published.")
+    # Extensibility (issue 8): plugins are chosen and configured here.
+    source: str = Field(
+        default="fibery",
+        description="Where the workspace comes from: fibery, snapshot, demo, or a fibery_kb.sources plugin.",
+    )
+    plugins: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="[plugins.<name>] enables an installed fields/pages/sources plugin with these options.",
+    )
 
     _check_base_url = field_validator("base_url")(classmethod(lambda cls, v: _check_http_url(v)))
+    _check_superset_url = field_validator("superset_url")(classmethod(lambda cls, v: _check_http_url(v)))
 
     @field_validator("hide_fields", mode="before")
     @classmethod

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import click
 
+from .logs import SECRETS, redact
+
 
 class GenError(click.ClickException):
     """Root of fibery-kb's errors: one clear line, a non-zero exit code."""
@@ -24,8 +26,9 @@ class GenError(click.ClickException):
     exit_code = 1
 
     def show(self, file=None) -> None:
-        """Print ``error: message`` on stderr (one line, no traceback)."""
-        click.echo(f"error: {self.format_message()}", err=True, file=file)
+        """Print ``error: message`` on stderr (one line, no traceback), secrets redacted:
+        a message may quote what a server answered."""
+        click.echo(f"error: {redact(self.format_message(), SECRETS.secrets)}", err=True, file=file)
 
 
 class ConfigError(GenError):

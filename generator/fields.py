@@ -21,6 +21,7 @@ import nh3
 from markupsafe import Markup, escape
 
 from .model import Field, FieldKind
+from .naming import name_key
 
 SAFE_SCHEMES = frozenset({"http", "https", "mailto"})
 RICH_TEXT_TAGS = (nh3.ALLOWED_TAGS - {"area", "map"}) | {"figure", "figcaption"}
@@ -273,12 +274,16 @@ RENDERERS: dict[FieldKind, Renderer] = {
 
 @dataclass
 class FieldRenderers:
-    """The renderers in force for one build: built-ins, overridden by kind or by
-    ``(database key, field key)`` (plugins)."""
+    """The renderers in force for one build: built-ins, overridden by kind or by field.
+
+    ``by_field`` keys are ``(name_key(database), name_key(field))``, so a plugin may name
+    them by title ("Process Segments", "Weekly yield") or by GraphQL name alike."""
 
     by_kind: dict[FieldKind, Renderer] = field(default_factory=lambda: dict(RENDERERS))
     by_field: dict[tuple[str, str], Renderer] = field(default_factory=dict)
 
     def render(self, database_key: str, field_: Field, value: Any, links: Links) -> Markup:
-        renderer = self.by_field.get((database_key, field_.key)) or self.by_kind[field_.kind]
+        renderer = self.by_kind[field_.kind]
+        if self.by_field:  # keep the common case free of key normalisation
+            renderer = self.by_field.get((name_key(database_key), name_key(field_.key)), renderer)
         return renderer(field_, value, links)

@@ -36,6 +36,14 @@ class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg = redact(record.getMessage(), self.secrets)
         record.args = ()
+        # A traceback logged with the record (``log.exception``, or a library's) quotes
+        # exception messages: format it here, once, so that it is redacted too.
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text, self.secrets)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info, self.secrets)
         return True
 
 

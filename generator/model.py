@@ -24,8 +24,9 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import cached_property
 from typing import Any
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 from pydantic import Field as PydanticField
 
 SNAPSHOT_VERSION = 1
@@ -113,6 +114,15 @@ class Workspace(_Model):
         default_factory=dict,
         description="Embedded file contents (base64) by Fibery file secret; demo/snapshots only.",
     )
+
+    @field_validator("fibery_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        """Every page links to this URL: a snapshot must not make it ``javascript:``."""
+        parts = urlsplit(value.strip())
+        if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an http:// or https:// URL")
+        return value.strip()
 
     @cached_property
     def entities_by_id(self) -> dict[str, tuple[Database, Entity]]:

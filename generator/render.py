@@ -23,17 +23,18 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+import html as html_lib
 import json
 import logging
 import math
 import re
 from collections import Counter
-from collections.abc import Container, Iterator
+from collections.abc import Container, Iterator, Sequence
 from dataclasses import dataclass, field
 from html import unescape as html_unescape
 from importlib.resources import files as package_files
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 import jinja2
@@ -50,6 +51,9 @@ from .files import FilePolicy, extension_for, sniff_type
 from .model import Database, Entity, Field, FieldKind, Workspace
 from .naming import SlugAllocator, name_key, url_segment
 
+if TYPE_CHECKING:
+    from .plugins import ExtraPage
+
 log = logging.getLogger(__name__)
 
 RESERVED_ROOT_NAMES = {"index", "databases", "db", "assets", "404", "sitemap", "status", "search", "pagefind"}
@@ -62,6 +66,7 @@ DESCRIPTION_LENGTH = 200
 _FILE_PATH = re.compile(r"^/api/files/([A-Za-z0-9_-]+)/?$")
 _TRAILING_PUBLIC_ID = re.compile(r"(?:^|-)(\d+)$")
 _TAG = re.compile(r"<[^>]+>")
+_LINK_ATTRIBUTE = re.compile(r'\b(href|src)="([^"]*)"')
 
 
 class FiberyFacts(BaseModel):
@@ -103,6 +108,7 @@ class ContentPage:
     slug: str
     title: str
     html: Markup
+    in_nav: bool = True
 
     @property
     def path(self) -> str:
@@ -189,7 +195,7 @@ class SitePlan:
 
     @property
     def nav(self) -> list[tuple[str, str]]:
-        pages = [(p.title, p.path) for p in self.content_pages if p.slug != "index"]
+        pages = [(p.title, p.path) for p in self.content_pages if p.slug != "index" and p.in_nav]
         return [("Home", "index.html"), ("Databases", "databases.html"), *pages]
 
     def entity_url(self, db: Database, entity: Entity) -> str:
@@ -312,7 +318,31 @@ def _missing_files(workspace: Workspace, assets: dict[str, tuple[str, bytes]], c
     return missing
 
 
-def plan_site(workspace: Workspace, config: SiteConfig, *, content_dir: Path) -> SitePlan:
+def _add_extra_pages(plan: SitePlan, extra: Sequence[ExtraPage]) -> None:
+    """Add plugin pages beside the content pages (unique slugs, in the navigation when asked),
+    with Fibery entity URLs in their links pointing at the published pages."""
+    slugs = SlugAllocator(RESERVED_ROOT_NAMES | {p.slug for p in plan.content_pages})
+    links = PageLinks(plan, "")
+
+    def rewrite(match: re.Match[str]) -> str:
+        url = html_lib.unescape(match.group(2))
+        return f'{match.group(1)}="{html_lib.escape(links.rewrite_url("a", match.group(1), url) or url)}"'
+
+    pages = [
+        ContentPage(
+            slug=slugs.allocate(page.slug, fallback="page"),
+            title=page.title,
+            html=Markup(_LINK_ATTRIBUTE.sub(rewrite, str(page.html))),
+            in_nav=page.nav,
+        )
+        for page in extra
+    ]
+    plan.content_pages = [*plan.content_pages, *pages]
+
+
+def plan_site(
+    workspace: Workspace, config: SiteConfig, *, content_dir: Path, extra_pages: Sequence[ExtraPage] = ()
+) -> SitePlan:
     """Decide paths, navigation and backlinks for the whole site, once."""
     db_slugs = SlugAllocator()
     db_paths, db_pages, entity_paths, web_index = {}, {}, {}, {}
@@ -328,7 +358,7 @@ def plan_site(workspace: Workspace, config: SiteConfig, *, content_dir: Path) ->
             entity_paths[entity.id] = path
             web_index[(name_key(db.web_name), entity.public_id)] = path
     assets = _plan_assets(workspace, FilePolicy.from_config(config))
-    return SitePlan(
+    plan = SitePlan(
         workspace=workspace,
         config=config,
         title=config.title or workspace.space,
@@ -341,6 +371,9 @@ def plan_site(workspace: Workspace, config: SiteConfig, *, content_dir: Path) ->
         db_pages=db_pages,
         missing_files=_missing_files(workspace, assets, config),
     )
+    if extra_pages:
+        _add_extra_pages(plan, extra_pages)
+    return plan
 
 
 def _backlinks(workspace: Workspace) -> dict[str, list[Backlink]]:

@@ -125,3 +125,33 @@ def mongo_cli(mongo_db: Database, monkeypatch: pytest.MonkeyPatch) -> Database:
     if not real_mongodb_uri():
         monkeypatch.setattr("generator.store.MongoClient", lambda *args, **kwargs: mongo_db.client)
     return mongo_db
+
+
+# =========================================================================== end to end (issue 7)
+# The fake Fibery serving the demo, and a previous site that a failed build must leave alone.
+# Helper functions are in e2e_helpers.py.
+
+from generator.build import build  # noqa: E402
+from generator.sources import SnapshotSource  # noqa: E402
+
+from . import fake_fibery as ff  # noqa: E402
+
+
+@pytest.fixture
+def fake() -> Iterator[ff.FakeFibery]:
+    """The fake Fibery serving the demo workspace (3 requests/s per token, like Fibery)."""
+    from .e2e_helpers import DEMO, snapshot_at
+
+    with ff.FakeFibery(DEMO, token=TOKEN, rate_limit=3.0) as server:
+        server.update_snapshot(snapshot_at(server.url))
+        yield server
+
+
+@pytest.fixture
+def old_site(tmp_path: Path) -> dict[str, bytes]:
+    """A previous build in tmp_path/site, to prove a failed build leaves it untouched."""
+    from .e2e_helpers import site_files
+
+    demo_snapshot = SnapshotSource(ROOT / "generator" / "demo" / "workspace.json")
+    build(demo_snapshot, make_config(), out=tmp_path / "site", root=ROOT)
+    return site_files(tmp_path / "site")

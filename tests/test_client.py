@@ -167,8 +167,11 @@ def test_select_skips_databases_before_fetching(fibery) -> None:
     workspace = make_client(requests_per_second=100).fetch_workspace(
         select=lambda dbs: [d for d in dbs if d.key == "CafeNotes"]
     )
-    assert [db.key for db in workspace.databases] == ["CafeNotes"]
     assert not any("findArticles" in q for q in fake.queries)
+    # A database not selected is still described (publish rules check names against the
+    # whole space), but has no entity.
+    assert [db.key for db in workspace.databases] == ["Article", "CafeNotes"]
+    assert workspace.database("Article").entities == [] and workspace.database("Article").fields
 
 
 def test_rest_schema_gives_real_titles_and_kinds() -> None:

@@ -46,9 +46,7 @@ def broken_plugin(tmp_path: Path, group: str, target: str) -> dict[str, str]:
     dist.mkdir(parents=True)
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-plugin\nVersion: 0.1\n")
     (dist / "entry_points.txt").write_text(f"[{group}]\nbroken = {target}\n")
-    (tmp_path / "plugins" / "broken_module.py").write_text(
-        "def explode(*args):\n    raise RuntimeError('kaboom')\n"
-    )
+    (tmp_path / "plugins" / "broken_module.py").write_text("def explode(*args):\n    raise RuntimeError('kaboom')\n")
     return {"PYTHONPATH": str(tmp_path / "plugins")}
 
 
@@ -92,9 +90,17 @@ def test_plugin_command_is_added_to_gen(tmp_path: Path, example_plugin: None) ->
 @pytest.mark.parametrize(
     ("group", "target", "message"),
     [
-        ("fibery_kb.pages", "no_such_module:generate", "plugin 'broken' (fibery_kb.pages) failed to load: ModuleNotFound"),
+        (
+            "fibery_kb.pages",
+            "no_such_module:generate",
+            "plugin 'broken' (fibery_kb.pages) failed to load: ModuleNotFound",
+        ),
         ("fibery_kb.pages", "broken_module:explode", "plugin 'broken' (fibery_kb.pages) failed: RuntimeError: kaboom"),
-        ("fibery_kb.fields", "broken_module:explode", "plugin 'broken' (fibery_kb.fields) failed: RuntimeError: kaboom"),
+        (
+            "fibery_kb.fields",
+            "broken_module:explode",
+            "plugin 'broken' (fibery_kb.fields) failed: RuntimeError: kaboom",
+        ),
     ],
 )
 def test_a_broken_plugin_is_one_clear_line_and_no_site(tmp_path: Path, group: str, target: str, message: str) -> None:
@@ -106,7 +112,9 @@ def test_a_broken_plugin_is_one_clear_line_and_no_site(tmp_path: Path, group: st
 
 def test_a_broken_command_plugin_fails_only_its_command(tmp_path: Path) -> None:
     env = broken_plugin(tmp_path, "fibery_kb.commands", "no_such_module:cmd")
-    assert_one_line_error(run_gen("broken", cwd=tmp_path, **env), "plugin 'broken' (fibery_kb.commands) failed to load", 1)
+    assert_one_line_error(
+        run_gen("broken", cwd=tmp_path, **env), "plugin 'broken' (fibery_kb.commands) failed to load", 1
+    )
     assert run_gen("build", "--demo", "-q", cwd=tmp_path, **env).returncode == 0
 
 

@@ -74,7 +74,9 @@ def sparkline_svg(series: list[float], *, width: int = 120, height: int = 28) ->
     low, high = min(series), max(series)
     span = (high - low) or 1.0
     step = width / max(len(series) - 1, 1)
-    points = " ".join(f"{i * step:.1f},{height - 2 - (v - low) / span * (height - 4):.1f}" for i, v in enumerate(series))
+    points = " ".join(
+        f"{i * step:.1f},{height - 2 - (v - low) / span * (height - 4):.1f}" for i, v in enumerate(series)
+    )
     label = f"series from {low:g} to {high:g}, last {series[-1]:g}"
     return Markup(
         '<svg class="sparkline" role="img" aria-label="{}" width="{}" height="{}" viewBox="0 0 {} {}">'
