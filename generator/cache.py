@@ -46,6 +46,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from . import __version__
 from .config import SiteConfig
 from .fields import FieldRenderers, rich_text_html
+from .files import write_atomically
 from .model import Entity, FieldKind, Workspace
 from .naming import slugify
 
@@ -57,19 +58,6 @@ _ENTITIES = TypeAdapter(list[Entity])
 _URL_ATTRIBUTE = re.compile(
     r"""<([a-zA-Z][\w-]*)[^>]*?\s(href|src)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+))""", re.IGNORECASE
 )
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` in one step (a crash leaves the old file or the new)."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _write_lines(path: Path, entities: dict[str, list[Entity]]) -> str:
@@ -182,7 +170,7 @@ class FetchCache:
                 meta.entities_digest = previous.entities_digest
             else:
                 meta.entities_digest = _write_lines(self._entities, entities or {})
-            _write_atomically(self._meta, meta.model_dump_json().encode())
+            write_atomically(self._meta, meta.model_dump_json().encode(), dir_mode=0o700)
         except OSError as exc:
             log.warning("fetch cache not written to %s: %s", self.folder, exc.strerror or exc)
 
@@ -262,7 +250,7 @@ class BuildCache:
 
     def save_render_state(self, state: RenderState) -> None:
         try:
-            _write_atomically(self._render_file(Path(state.out)), state.model_dump_json().encode())
+            write_atomically(self._render_file(Path(state.out)), state.model_dump_json().encode(), dir_mode=0o700)
         except OSError as exc:
             log.warning("render cache not written to %s: %s", self.folder, exc.strerror or exc)
 

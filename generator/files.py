@@ -214,14 +214,16 @@ class FileCache:
         try:
             blob = self.root / "blobs" / digest[:2] / digest
             if not blob.is_file():
-                _write_atomically(blob, data)
-            _write_atomically(pointer, entry.encode("utf-8"))
+                write_atomically(blob, data)
+            write_atomically(pointer, entry.encode("utf-8"))
         except OSError as exc:
             log.debug("file cache not written for %s (%s)", secret, exc.strerror)
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+def write_atomically(path: Path, data: bytes, *, dir_mode: int = 0o777) -> None:
+    """Replace ``path`` with ``data`` in one step (a crash leaves the old file or the new).
+    Shared with the fetch cache, which passes ``dir_mode=0o700`` (it holds hidden fields)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=dir_mode)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
