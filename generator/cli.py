@@ -185,16 +185,12 @@ def cli() -> None:
 @click.pass_context
 def build_command(
     ctx: click.Context,
-    demo: bool,
-    snapshot: Path | None,
-    fibery_url: str | None,
-    space: str | None,
-    token_file: Path | None,
     config_path: Path | None,
     out: Path,
     strict: bool | None,
     dry_run: bool,
     full: bool,
+    **source_args: Any,
 ) -> None:
     """Build the static site from Fibery (or --demo / --snapshot) into --out.
 
@@ -208,16 +204,7 @@ def build_command(
     root = config_path.parent if config_path else Path(".")
     cache = None if dry_run else BuildCache(root / config.cache_dir, read=not full)
     with progress_display(show_progress) as (fetched, written):
-        source = make_source(
-            config,
-            demo=demo,
-            snapshot=snapshot,
-            fibery_url=fibery_url,
-            space=space,
-            token_file=token_file,
-            progress=fetched,
-            cache=cache,
-        )
+        source = make_source(config, progress=fetched, cache=cache, **source_args)
         if dry_run:
             if isinstance(source, FiberySource):  # a dry run writes nothing, not even the download cache
                 source.client.file_policy = dataclasses.replace(source.client.file_policy, cache_dir=None)
@@ -227,7 +214,7 @@ def build_command(
     if dry_run:
         click.echo("\n".join(describe_publication(workspace, apply_publish_rules(workspace, config))))
         return
-    write_job_summary(report, demo=demo)
+    write_job_summary(report, demo=bool(source_args.get("demo")))
     if report.unpublished_links:
         log.warning("%d links point to unpublished entities", report.unpublished_links)
     if not ctx.meta.get("quiet"):
@@ -239,29 +226,12 @@ def build_command(
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), required=True, help="Snapshot file to write.")
 @logging_options
 @click.pass_context
-def pull_command(
-    ctx: click.Context,
-    demo: bool,
-    snapshot: Path | None,
-    fibery_url: str | None,
-    space: str | None,
-    token_file: Path | None,
-    config_path: Path | None,
-    out: Path,
-) -> None:
+def pull_command(ctx: click.Context, config_path: Path | None, out: Path, **source_args: Any) -> None:
     """Save the workspace as a JSON snapshot, for `gen build --snapshot` without network."""
     show_progress = _configure_logging(ctx)
     config = load_site_config(path=config_path)
     with progress_display(show_progress) as (fetched, _):
-        source = make_source(
-            config,
-            demo=demo,
-            snapshot=snapshot,
-            fibery_url=fibery_url,
-            space=space,
-            token_file=token_file,
-            progress=fetched,
-        )
+        source = make_source(config, progress=fetched, **source_args)
         workspace = source.load()
     try:
         write_snapshot(workspace, out)
