@@ -9,7 +9,12 @@ from __future__ import annotations
 import gzip
 import json
 import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from generator.serve import make_server
 
 from . import fake_fibery as ff
 from .conftest import ROOT, TOKEN
@@ -60,3 +65,15 @@ def closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@contextmanager
+def serving(site: Path) -> Iterator[str]:
+    """Serve ``site`` with `gen serve`'s server on a free 127.0.0.1 port; yield its URL."""
+    server = make_server(site, 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import struct
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,10 +22,10 @@ import pytest
 from generator import search
 from generator.build import build
 from generator.model import Entity
-from generator.serve import make_server
 from generator.sources import DemoSource
 
 from .conftest import ROOT, make_config
+from .e2e_helpers import serving
 from .test_site import StaticSource
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -43,14 +42,8 @@ if not Path(CHROMIUM).exists():
 def site_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     site = tmp_path_factory.mktemp("browser") / "site"
     build(DemoSource(), make_config(), out=site, root=ROOT)
-    server = make_server(site, 0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(site) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -170,13 +163,8 @@ def big_site_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     ]
     site = tmp_path_factory.mktemp("big") / "site"
     build(StaticSource(workspace), make_config(search=False), out=site, root=ROOT)
-    server = make_server(site, 0)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(site) as url:
+        yield url
 
 
 def test_filters_and_sorting_cover_every_page_of_a_large_table(desktop: Page, big_site_url: str) -> None:

@@ -7,7 +7,6 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from generator.serve import Preview, make_server
 from generator.sources import DemoSource
 
 from .conftest import ROOT, env_with, make_config
+from .e2e_helpers import serving
 
 
 @pytest.fixture
@@ -40,14 +40,8 @@ def preview(project: Path) -> Preview:
 
 @pytest.fixture
 def server(preview: Preview) -> Iterator[str]:
-    httpd = make_server(preview.out, 0)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}/"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with serving(preview.out) as url:
+        yield url
 
 
 def get(url: str) -> tuple[str, bytes]:
