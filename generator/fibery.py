@@ -651,6 +651,8 @@ ProgressCallback = Callable[[str, int], None]
 """Called with (database title, entities fetched so far) after every page."""
 Selector = Callable[[list[Database]], list[Database]]
 """Chooses, from the databases discovered, those to fetch."""
+EntitiesCallback = Callable[[Database, list[Entity]], None]
+"""Called with a database and the entities of it that just arrived."""
 
 
 class FiberyClient:
@@ -672,6 +674,9 @@ class FiberyClient:
         self.page_size = page_size
         self.stats = RequestStats()
         self.cache = cache
+        self.on_entities: EntitiesCallback | None = None
+        """Called with each page of entities as it arrives, while the next request waits for
+        its slot: the source uses it to clean the rich text ahead of rendering."""
         self._timeout = timeout
         self._polite = PoliteTransport(
             transport or httpx.AsyncHTTPTransport(),
@@ -854,11 +859,14 @@ class FiberyClient:
             rows = data.get(plan.database.query) if isinstance(data, dict) else None
             if not isinstance(rows, list):
                 raise FiberyError(f"malformed data from Fibery: {plan.database.query} did not return a list")
+            arrived = len(entities)
             for raw in rows[: self.page_size]:
                 entity = to_entity(plan, raw)
                 if entity.id not in seen:
                     seen.add(entity.id)
                     entities.append(entity)
+            if self.on_entities:
+                self.on_entities(plan.database, entities[arrived:])
             if progress:
                 progress(plan.database.title, len(entities))
             if len(rows) <= self.page_size:
@@ -937,6 +945,8 @@ class FiberyClient:
         for raw in [*sync.changed.rows, *(row for listing in sync.missing for row in listing.rows)]:
             entity = to_entity(sync.plan, raw)
             changed[entity.id] = entity
+        if self.on_entities:
+            self.on_entities(sync.plan.database, list(changed.values()))
         previous = {e.id: e for e in cached}
         entities, seen = sync.plan.database.entities, set()
         for row in sync.ids.rows:

@@ -7,10 +7,10 @@ and must escape everything it takes from Fibery; rich text goes through ``saniti
 
 from __future__ import annotations
 
+import functools
 import html as html_lib
 import re
-from collections.abc import Callable
-from contextvars import ContextVar
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol
@@ -20,7 +20,7 @@ import markdown
 import nh3
 from markupsafe import Markup, escape
 
-from .model import Field, FieldKind
+from .model import Entity, Field, FieldKind
 from .naming import name_key
 
 SAFE_SCHEMES = frozenset({"http", "https", "mailto"})
@@ -89,37 +89,60 @@ def format_datetime(value: str) -> str:
 def link(url: str, text: str | None = None) -> Markup:
     """An escaped external link, or plain escaped text when the URL is not safe."""
     if not is_safe_url(url):
-        return Markup("<span>{}</span>").format(text or url)
-    return Markup('<a href="{}" rel="noopener noreferrer">{}</a>').format(url.strip(), text or url)
+        return Markup(f"<span>{escape(text or url)}</span>")
+    return Markup(f'<a href="{escape(url.strip())}" rel="noopener noreferrer">{escape(text or url)}</a>')
 
 
-_PAGE_LINKS: ContextVar[Links | None] = ContextVar("page_links", default=None)
-
-
-def _rewrite_attribute(tag: str, attribute: str, value: str) -> str | None:
-    links = _PAGE_LINKS.get()
-    return value if links is None else links.rewrite_url(tag, attribute, value)
-
-
-# One cleaner for every page (building one per call costs more than the cleaning itself);
-# the page's links reach its attribute filter through a context variable.
+# One cleaner for every page (building one per call costs more than the cleaning itself).
 _CLEANER = nh3.Cleaner(
     tags=RICH_TEXT_TAGS,
     attributes=RICH_TEXT_ATTRIBUTES,
     url_schemes=set(SAFE_SCHEMES),
     link_rel="noopener noreferrer",
-    attribute_filter=_rewrite_attribute,
 )
+# The URL of a start tag with links, as nh3 writes them: every attribute ``name="value"``, the
+# value's quotes escaped, and ``<`` escaped in text, so a match is always a real tag's (``a``
+# allows one URL attribute, ``href``; ``img`` one, ``src``).
+_TAG_URL = re.compile(r'<(a|img)((?: [^\s"=/>]+="[^"]*")*?) (href|src)="([^"]*)"')
+
+
+@functools.lru_cache(maxsize=1 << 17)
+def clean_html(html: str) -> str:
+    """Clean untrusted rich-text HTML with nh3: no scripts, styles, frames or event handlers,
+    only http(s)/mailto absolute links. Remembered: a text is cleaned once per build, however
+    many pages show it, and the Fibery source cleans each text as it arrives (``warm``)."""
+    return _CLEANER.clean(html)
+
+
+def rewrite_links(clean: str, links: Links) -> str:
+    """Pass every ``a href`` and ``img src`` of cleaned HTML through ``links.rewrite_url``
+    (Fibery files and entity links become the site's); None drops the attribute."""
+
+    def rewrite(match: re.Match[str]) -> str:
+        tag, others, name = match.group(1, 2, 3)
+        url = links.rewrite_url(tag, name, html_lib.unescape(match.group(4)))
+        return f"<{tag}{others}" if url is None else f'<{tag}{others} {name}="{html_lib.escape(url)}"'
+
+    return _TAG_URL.sub(rewrite, clean)
 
 
 def sanitize_html(html: str, links: Links | None = None) -> Markup:
-    """Clean untrusted rich-text HTML with nh3: no scripts, styles, frames or event handlers,
-    only http(s)/mailto absolute links; relative URLs pass through ``links.rewrite_url``."""
-    token = _PAGE_LINKS.set(links)
-    try:
-        return Markup(_CLEANER.clean(html))
-    finally:
-        _PAGE_LINKS.reset(token)
+    """Cleaned HTML (``clean_html``), its links rewritten for the page when ``links`` is given."""
+    clean = clean_html(html)
+    if links is not None and ("<a " in clean or "<img " in clean):
+        clean = rewrite_links(clean, links)
+    return Markup(clean)
+
+
+def warm(fields: Iterable[Field], entities: Iterable[Entity]) -> None:
+    """Clean the entities' rich text now, so that rendering finds it done: the Fibery source
+    calls this for each page of entities while it waits for its next request slot."""
+    texts = [f.key for f in fields if f.kind is FieldKind.RICH_TEXT]
+    for entity in entities if texts else ():
+        for key in texts:
+            value = entity.values.get(key)
+            if value:
+                clean_html(rich_text_html(value))
 
 
 def rich_text_html(value: dict[str, Any]) -> str:
@@ -150,7 +173,7 @@ def render_number(field: Field, value: Any, links: Links) -> Markup:
         return EMPTY
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    return Markup('<span class="number">{}</span>').format(f"{value:,}" if isinstance(value, int) else value)
+    return Markup(f'<span class="number">{escape(f"{value:,}" if isinstance(value, int) else value)}</span>')
 
 
 def render_boolean(field: Field, value: Any, links: Links) -> Markup:
@@ -196,7 +219,7 @@ def render_rich_text(field: Field, value: Any, links: Links) -> Markup:
     if not value:
         return EMPTY
     html = rich_text_html(value)
-    return Markup('<div class="rich-text">{}</div>').format(sanitize_html(html, links)) if html else EMPTY
+    return Markup(f'<div class="rich-text">{sanitize_html(html, links)}</div>') if html else EMPTY
 
 
 def render_badge(field: Field, value: Any, links: Links) -> Markup:

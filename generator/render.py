@@ -39,14 +39,14 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 import jinja2
 import markdown
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from pydantic import BaseModel
 from pydantic import Field as PydanticField
 
 from .config import SiteConfig
 from .errors import RenderError
 from .fibery import referenced_files
-from .fields import FieldRenderers, is_safe_url
+from .fields import EMPTY, FieldRenderers, is_safe_url
 from .files import FilePolicy, extension_for, sniff_type
 from .model import Database, Entity, Field, FieldKind, Workspace
 from .naming import SlugAllocator, name_key, url_segment
@@ -487,6 +487,11 @@ def pager(paths: list[str], current: int) -> list[dict[str, Any]]:
     return items
 
 
+def _markup(html: Any) -> Markup:
+    """A renderer's result as markup: a plugin's plain text is escaped, as Jinja would."""
+    return html if isinstance(html, Markup) else escape(html)
+
+
 class SiteRenderer:
     """Render every page of a planned site with one Jinja environment."""
 
@@ -500,10 +505,14 @@ class SiteRenderer:
         self.dirs = dirs
         self.renderers = renderers or FieldRenderers()
         self.facts = FiberyFacts.of(plan.workspace)
+        self._nav = plan.nav
+        self._nav_paths = {path for _, path in self._nav}
+        self._headers: dict[tuple[str, str], Markup] = {}
+        self._heads: dict[str, list[str]] = {}
         try:
             self._templates = {
                 name: env.get_template(f"{name}.html")
-                for name in ("index", "databases", "database", "entity", "page", "404")
+                for name in ("index", "databases", "database", "entity", "page", "404", "header")
             }
             self._entity_row = env.get_template("macros.html").module.entity_row  # type: ignore[attr-defined]
         except jinja2.TemplateError as exc:
@@ -514,10 +523,20 @@ class SiteRenderer:
         page = {"path": path, "title": title, "prefix": prefix, "description": "", "type": "website", "kind": ""}
         page.update(context.pop("page_extra", {}))
         try:
-            html = self._templates[template].render(site=self.plan, page=page, nav=self.plan.nav, **context)
+            header = self._header(prefix, path if path in self._nav_paths else "")
+            html = self._templates[template].render(site=self.plan, page=page, nav=self._nav, header=header, **context)
         except jinja2.TemplateError as exc:
             raise RenderError(f"{path}: template {template}.html: {_describe_template_error(exc)}") from None
         return html.encode("utf-8")
+
+    def _header(self, prefix: str, path: str) -> Markup:
+        """The header of every page at this depth (and of the navigation's own pages, which
+        mark themselves current): rendered once each, not once per page."""
+        key = (prefix, path)
+        if key not in self._headers:
+            page = {"prefix": prefix, "path": path}
+            self._headers[key] = Markup(self._templates["header"].render(site=self.plan, page=page, nav=self._nav))
+        return self._headers[key]
 
     def render_page(self, template: str, path: str, title: str, **context: Any) -> bytes:
         """Render one more page with the site's layout, from ``<template>.html`` (used by
@@ -654,13 +673,17 @@ class SiteRenderer:
 
     def _entity_page(self, db: Database, entity: Entity, path: str) -> bytes:
         links = PageLinks(self.plan, "../../")
-        values = [(f, self.renderers.render(db.key, f, entity.values.get(f.key), links)) for f in db.fields]
+        render = self.renderers.render
+        htmls = [_markup(render(db.key, f, entity.values.get(f.key), links)) for f in db.fields]
+        values = [(f.kind.value, f.title, html) for f, html in zip(db.fields, htmls, strict=True)]
+        heads = self._field_heads(db)
+        fields = Markup("".join([f"{head}{html}</dd></div>\n" for head, html in zip(heads, htmls, strict=True)]))
         backlinks = []
         for link in self.plan.backlinks.get(entity.id, ()):
             source = links.entity_link(link.source_id)
             source_db = self.plan.workspace.entities_by_id[link.source_id][0]
             backlinks.append({"target": source, "database": source_db.title, "via": link.via})
-        text = next((str(html) for f, html in values if f.kind is FieldKind.RICH_TEXT and entity.values.get(f.key)), "")
+        text = next((str(html) for kind, _, html in values if kind == FieldKind.RICH_TEXT and html is not EMPTY), "")
         return self._render(
             "entity",
             path,
@@ -669,10 +692,19 @@ class SiteRenderer:
             database_path=self.plan.db_paths[db.key],
             entity=entity,
             values=values,
+            fields=fields,
             backlinks=backlinks,
             fibery_url=self.plan.entity_url(db, entity),
             page_extra={"description": description(text), "type": "article", "kind": db.title},
         )
+
+    def _field_heads(self, db: Database) -> list[str]:
+        """The opening markup of each field of the database's entity pages, escaped once."""
+        if db.key not in self._heads:
+            self._heads[db.key] = [
+                f'    <div class="field kind-{escape(f.kind.value)}"><dt>{escape(f.title)}</dt><dd>' for f in db.fields
+            ]
+        return self._heads[db.key]
 
     def _sitemap(self) -> bytes:
         base = (self.plan.config.base_url or "").rstrip("/") + "/"

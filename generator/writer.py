@@ -76,17 +76,14 @@ class SiteWriter:
 
     def write(self, relative: str, data: bytes) -> None:
         """Stage one file of the site: linked to the old one when the bytes are the same,
-        else written (buffered, parents created)."""
+        else written (parents created)."""
         target = self._target(relative)
         digest = hashlib.sha256(data).hexdigest()
         self._folder(os.path.dirname(target))
         if self._had_site and self._unchanged(relative, digest, data) and self._link(relative, target):
             return
         try:
-            with open(target, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                info = os.fstat(handle.fileno())
+            info = _write_file(target, data)
         except OSError as exc:
             raise RenderError(f"cannot write {relative}: {exc.strerror}") from None
         self.records[relative] = (digest, info.st_size, info.st_mtime_ns)
@@ -204,3 +201,17 @@ class SiteWriter:
 def _hash_file(path: Path) -> str:
     with open(path, "rb") as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def _write_file(path: str, data: bytes) -> os.stat_result:
+    """Create ``path`` holding ``data`` and return its status: the page is whole in memory
+    already, so one unbuffered write does (creating files is most of a page's writing cost;
+    this keeps it to four system calls)."""
+    handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(handle, view) :]
+        return os.fstat(handle)
+    finally:
+        os.close(handle)
