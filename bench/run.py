@@ -123,12 +123,14 @@ def run_build(fake: Any, work: Path, *, out: str = "site", cache: str = "cache",
     figures = json.loads(result.stdout.strip().splitlines()[-1])
     durations = figures["durations"]
     render = sum(durations.get(k, 0.0) for k in ("plan", "render", "write"))
+    cpu = render - durations.get("write", 0.0)
     figures.update(
         wall=round(wall, 3),
         server_requests=fake.stats.total,
         rate_limited=fake.stats.rate_limited,
         render_seconds=round(render, 3),
         pages_per_second=round(figures["rendered"] / render) if figures["rendered"] and render else None,
+        pages_per_second_without_writes=round(figures["rendered"] / cpu) if figures["rendered"] and cpu else None,
     )
     return figures
 
@@ -163,6 +165,25 @@ def run_mkdocs(snapshot: dict[str, Any], work: Path) -> dict[str, Any] | None:
     return {"pages": pages, "seconds": round(seconds, 2), "pages_per_second": round(pages / seconds, 1)}
 
 
+def file_creation_cost(work: Path, files: int = 2000, size: int = 9000) -> dict[str, float]:
+    """What creating one page-sized file costs on the disk the site is written to (wall and
+    kernel time, in µs): the floor under the render phase's writes, whatever gen does. On
+    the VMs this was measured on it ranged from ~60 µs to ~700 µs from one hour to the next."""
+    import resource
+
+    folder = work / "disk-check"
+    folder.mkdir()
+    data = b"x" * size
+    before, began = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+    for number in range(files):
+        handle = os.open(folder / f"{number}.html", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+        os.write(handle, data)
+        os.close(handle)
+    wall, after = time.perf_counter() - began, resource.getrusage(resource.RUSAGE_SELF)
+    shutil.rmtree(folder)
+    return {"wall_us": round(wall / files * 1e6), "kernel_us": round((after.ru_stime - before.ru_stime) / files * 1e6)}
+
+
 # --------------------------------------------------------------------------- one size
 
 
@@ -182,8 +203,10 @@ def bench_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
     with ff.FakeFibery(placeholder, token=TOKEN, rate_limit=args.rate, latency=args.latency) as fake:
         snapshot = make_workspace(n, args.databases, fibery_url=fake.url)
         fake.update_snapshot(snapshot)
+        result["disk"] = file_creation_cost(work)
         print(f"N = {n:,}: cold build …", file=sys.stderr)
         result["cold"] = run_build(fake, work)
+        result["disk_after"] = file_creation_cost(work)
         before = mtimes(work / "site")
         print(f"N = {n:,}: no-change rebuild …", file=sys.stderr)
         result["unchanged"] = run_build(fake, work)
@@ -216,6 +239,9 @@ def table(results: list[dict[str, Any]]) -> str:
         ("cold: fetch phase", lambda r: f"{r['cold']['durations']['fetch']:.1f} s"),
         ("cold: render phase (plan+render+write)", lambda r: f"{r['cold']['render_seconds']:.2f} s"),
         ("cold: render pages/s", lambda r: f"{r['cold']['pages_per_second']:,}"),
+        ("cold: of which writing files", lambda r: f"{r['cold']['durations'].get('write', 0):.2f} s"),
+        ("cold: render pages/s, writes aside", lambda r: f"{r['cold']['pages_per_second_without_writes']:,}"),
+        ("disk: one 9 KB file, before / after", lambda r: f"{r['disk']['wall_us']} / {r['disk_after']['wall_us']} µs"),
         ("cold: search index (Pagefind)", lambda r: f"{r['cold']['durations'].get('index', 0):.1f} s"),
         ("cold: peak RSS", lambda r: f"{r['cold']['rss_mb']:.0f} MB"),
         ("no change: requests", lambda r: r["unchanged"]["requests"]),

@@ -19,6 +19,8 @@ _NOT_SLUG = re.compile(r"[^a-z0-9]+")
 
 def ascii_fold(text: str) -> str:
     """Drop accents and other non-ASCII marks ("Café" → "Cafe")."""
+    if text.isascii():  # most names: nothing to fold
+        return text
     return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
 
 
@@ -62,6 +64,6 @@ class SlugAllocator:
         slug, n = base, 1
         while slug in self._taken:
             n += 1
-            slug = f"{base}-{n}"
+            slug = f"{base.rstrip('-')}-{n}"  # "nul-" (a device name, suffixed) → "nul-2"
         self._taken.add(slug)
         return slug

@@ -352,11 +352,12 @@ def plan_site(
         db_pages[db.key] = [f"db/{slug}/index.html", *(f"db/{slug}/{p}.html" for p in pages)]
         db_paths[db.key] = db_pages[db.key][0]
         entity_slugs = SlugAllocator({"index", *pages})
+        web_name = name_key(db.web_name)
         for entity in db.entities:
             stem = f"{entity.name}-{entity.public_id}" if entity.public_id else entity.name
             path = f"db/{slug}/{entity_slugs.allocate(stem, fallback='entity')}.html"
             entity_paths[entity.id] = path
-            web_index[(name_key(db.web_name), entity.public_id)] = path
+            web_index[(web_name, entity.public_id)] = path
     assets = _plan_assets(workspace, FilePolicy.from_config(config))
     plan = SitePlan(
         workspace=workspace,

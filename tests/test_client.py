@@ -301,3 +301,27 @@ def test_retry_delay_reads_retry_after_seconds_and_dates() -> None:
     assert retry_delay(httpx.Response(429), 3, 1.0) == 4.0
     date = "Wed, 21 Oct 2015 07:28:00 GMT"
     assert retry_delay(httpx.Response(429, headers={"Retry-After": date}), 1, 1.0) == 0.0
+
+
+def test_each_page_of_entities_is_handed_over_as_it_arrives(fibery) -> None:
+    """The source cleans rich text while the client waits for its next slot (issue 6)."""
+    fake, _ = fibery
+    fake.articles = [article(i) for i in range(1, 8)]
+    client = make_client(page_size=3, requests_per_second=100)
+    arrived: list[tuple[str, list[str]]] = []
+    client.on_entities = lambda db, entities: arrived.append((db.key, [e.public_id for e in entities]))
+    client.fetch_workspace()
+    assert [ids for key, ids in arrived if key == "Article"] == [["1", "2", "3"], ["4", "5", "6"], ["7"]]
+
+
+def test_the_fibery_source_cleans_rich_text_during_the_fetch(fibery) -> None:
+    from generator.fields import clean_html
+    from generator.sources import FiberySource
+
+    fake, _ = fibery
+    fake.articles = [article(i) for i in range(1, 4)]
+    FiberySource(make_client(requests_per_second=100)).load()
+    misses = clean_html.cache_info().misses
+    for i in range(1, 4):
+        clean_html(article(i)["body"]["html"])  # what rendering asks for: already done
+    assert clean_html.cache_info().misses == misses

@@ -100,3 +100,53 @@ def test_unpublished_warning_in_the_cli(tmp_path: Path) -> None:
     result = run_gen("build", "--demo", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert re.search(r"WARNING: \d+ links point to unpublished entities", result.stderr)
+
+
+class _Links:
+    """Rewrites two URLs, drops a third, keeps the rest (what ``PageLinks`` decides)."""
+
+    prefix = "../../"
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str, str]] = []
+
+    def rewrite_url(self, tag: str, attribute: str, url: str) -> str | None:
+        self.seen.append((tag, attribute, url))
+        return {"/api/files/f1": "../../assets/files/f1.png", "https://x/Space/Db/2": "../../db/db/two-2.html"}.get(
+            url, None if url == "https://x/drop" else url
+        )
+
+
+def test_links_are_rewritten_in_the_cleaned_html_and_nowhere_else() -> None:
+    from generator.fields import sanitize_html
+
+    links = _Links()
+    html = (
+        '<p title=\'a href="/api/files/f1"\'>text a href="/api/files/f1" &lt;a href="/api/files/f1"&gt;</p>'
+        '<a title="x>y" href="https://x/Space/Db/2?a=1&amp;b=2">one</a>'
+        '<a href="https://x/Space/Db/2">two</a>'
+        '<img width="3" alt=\'q src="z"\' src="/api/files/f1">'
+        '<a href="https://x/drop">gone</a>'
+    )
+    out = str(sanitize_html(html, links))
+    assert ("a", "href", "https://x/Space/Db/2?a=1&b=2") in links.seen  # unescaped for the lookup
+    assert ("img", "src", "/api/files/f1") in links.seen
+    assert len(links.seen) == 4  # nothing from text or from other attributes' values
+    assert '<a href="../../db/db/two-2.html" rel="noopener noreferrer">two</a>' in out
+    assert '<img width="3" alt="q src=&quot;z&quot;" src="../../assets/files/f1.png">' in out
+    assert '<a title="x&gt;y" href="https://x/Space/Db/2?a=1&amp;b=2" rel="noopener noreferrer">one</a>' in out
+    assert '<a rel="noopener noreferrer">gone</a>' in out  # a dropped link keeps its text
+    assert 'text a href="/api/files/f1"' in out
+
+
+def test_a_plugin_renderer_returning_plain_text_is_escaped(tmp_path: Path, demo: Workspace) -> None:
+    from generator.fields import FieldRenderers
+    from generator.model import FieldKind
+
+    renderers = FieldRenderers()
+    for kind in FieldKind:
+        renderers.by_kind[kind] = lambda field, value, links: "<b onclick=alert(1)>plain</b>"
+    build(StaticSource(demo), make_config(), out=tmp_path / "site", root=ROOT, renderers=renderers)
+    page = next((tmp_path / "site" / "db" / "guides").glob("watering-schedule*.html")).read_text()
+    assert "&lt;b onclick=alert(1)&gt;plain&lt;/b&gt;" in page
+    assert "<b onclick" not in page
