@@ -200,7 +200,13 @@ def render_email(field: Field, value: Any, links: Links) -> Markup:
 
 
 def render_date(field: Field, value: Any, links: Links) -> Markup:
-    return Markup(f'<time datetime="{escape(value)}">{escape(format_date(value))}</time>') if value else EMPTY
+    return _date(str(value)) if value else EMPTY
+
+
+@functools.lru_cache(maxsize=4096)
+def _date(value: str) -> Markup:
+    """A date, formatted once: entities share few of them."""
+    return Markup(f'<time datetime="{escape(value)}">{escape(format_date(value))}</time>')
 
 
 def render_datetime(field: Field, value: Any, links: Links) -> Markup:
@@ -225,7 +231,13 @@ def render_rich_text(field: Field, value: Any, links: Links) -> Markup:
 def render_badge(field: Field, value: Any, links: Links) -> Markup:
     if not value or not value.get("name"):
         return EMPTY
-    name = escape(value["name"])
+    return _badge(str(value["name"]))
+
+
+@functools.lru_cache(maxsize=4096)
+def _badge(name: str) -> Markup:
+    """A state's or option's badge: a database has a handful, shown on every page."""
+    name = escape(name)
     return Markup(f'<span class="badge" data-value="{name}">{name}</span>')
 
 
@@ -306,7 +318,11 @@ class FieldRenderers:
     by_field: dict[tuple[str, str], Renderer] = field(default_factory=dict)
 
     def render(self, database_key: str, field_: Field, value: Any, links: Links) -> Markup:
+        return self.renderer(database_key, field_)(field_, value, links)
+
+    def renderer(self, database_key: str, field_: Field) -> Renderer:
+        """The renderer of one field (the renderer looks it up once per database, not per value)."""
         renderer = self.by_kind[field_.kind]
         if self.by_field:  # keep the common case free of key normalisation
             renderer = self.by_field.get((name_key(database_key), name_key(field_.key)), renderer)
-        return renderer(field_, value, links)
+        return renderer

@@ -46,7 +46,7 @@ from pydantic import Field as PydanticField
 from .config import SiteConfig
 from .errors import RenderError
 from .fibery import referenced_files
-from .fields import EMPTY, FieldRenderers, is_safe_url
+from .fields import EMPTY, FieldRenderers, Renderer, is_safe_url
 from .files import FilePolicy, extension_for, sniff_type
 from .model import Database, Entity, Field, FieldKind, Workspace
 from .naming import SlugAllocator, name_key, url_segment
@@ -453,7 +453,7 @@ def _read_static(dirs: list[str], name: str) -> bytes:
 
 def description(html: str) -> str:
     """A page's summary for search engines and social cards: its text, cut at a word."""
-    head = html[: 8 * DESCRIPTION_LENGTH]
+    head = html[: 4 * DESCRIPTION_LENGTH]
     if len(head) < len(html):  # a long text: its start is enough (unless mostly markup)
         text = " ".join(html_unescape(_TAG.sub(" ", head[: head.rfind("<")])).split())
         if len(text) > DESCRIPTION_LENGTH + 20:
@@ -509,7 +509,7 @@ class SiteRenderer:
         self._nav = plan.nav
         self._nav_paths = {path for _, path in self._nav}
         self._headers: dict[tuple[str, str], Markup] = {}
-        self._heads: dict[str, list[str]] = {}
+        self._layouts: dict[str, tuple[list[str], list[Renderer]]] = {}
         try:
             self._templates = {
                 name: env.get_template(f"{name}.html")
@@ -674,10 +674,10 @@ class SiteRenderer:
 
     def _entity_page(self, db: Database, entity: Entity, path: str) -> bytes:
         links = PageLinks(self.plan, "../../")
-        render = self.renderers.render
-        htmls = [_markup(render(db.key, f, entity.values.get(f.key), links)) for f in db.fields]
+        heads, renderers = self._field_layout(db)
+        get = entity.values.get
+        htmls = [_markup(render(f, get(f.key), links)) for f, render in zip(db.fields, renderers, strict=True)]
         values = [(f.kind.value, f.title, html) for f, html in zip(db.fields, htmls, strict=True)]
-        heads = self._field_heads(db)
         fields = Markup("".join([f"{head}{html}</dd></div>\n" for head, html in zip(heads, htmls, strict=True)]))
         backlinks = []
         for link in self.plan.backlinks.get(entity.id, ()):
@@ -699,13 +699,15 @@ class SiteRenderer:
             page_extra={"description": description(text), "type": "article", "kind": db.title},
         )
 
-    def _field_heads(self, db: Database) -> list[str]:
-        """The opening markup of each field of the database's entity pages, escaped once."""
-        if db.key not in self._heads:
-            self._heads[db.key] = [
-                f'    <div class="field kind-{escape(f.kind.value)}"><dt>{escape(f.title)}</dt><dd>' for f in db.fields
-            ]
-        return self._heads[db.key]
+    def _field_layout(self, db: Database) -> tuple[list[str], list[Renderer]]:
+        """The opening markup of each field of the database's entity pages, escaped once, and
+        the renderer of each field, looked up once."""
+        if db.key not in self._layouts:
+            self._layouts[db.key] = (
+                [f'<div class="field kind-{escape(f.kind.value)}"><dt>{escape(f.title)}</dt><dd>' for f in db.fields],
+                [self.renderers.renderer(db.key, f) for f in db.fields],
+            )
+        return self._layouts[db.key]
 
     def _sitemap(self) -> bytes:
         base = (self.plan.config.base_url or "").rstrip("/") + "/"
