@@ -315,9 +315,8 @@ def _urls(html: str) -> Iterable[tuple[str, str, str]]:
     """(tag, attribute, URL) of every href/src in rich-text HTML, as a parser reads them."""
     if "href" not in html and "src" not in html and "HREF" not in html and "SRC" not in html:
         return
-    for match in _URL_ATTRIBUTE.finditer(html):
-        value = next(v for v in match.groups()[2:] if v is not None)
-        yield match.group(1).lower(), match.group(2).lower(), html_lib.unescape(value)
+    for tag, attribute, double, single, bare in _URL_ATTRIBUTE.findall(html):
+        yield tag.lower(), attribute.lower(), html_lib.unescape(double or single or bare)
 
 
 def entity_keys(plan: Any, base: str, digests: dict[str, bytes]) -> dict[str, str]:
@@ -332,6 +331,15 @@ def entity_keys(plan: Any, base: str, digests: dict[str, bytes]) -> dict[str, st
     saved = plan.unpublished_links  # resolving URLs below must not count them twice
     keys: dict[str, str] = {}
     resolved: dict[tuple[str, str, str, str], bytes] = {}  # pages share most of their URLs
+    pages: dict[str, PageLinks] = {}  # one per folder depth
+    linked: dict[str, bytes] = {}  # an entity as a link target: its id, path and digest
+
+    def link(entity_id: str) -> bytes:
+        if entity_id not in linked:
+            path = plan.entity_paths.get(entity_id, "")
+            linked[entity_id] = f"{entity_id}\0{path}\0".encode() + digests.get(entity_id, b"-")
+        return linked[entity_id]
+
     try:
         for db in workspace.databases:
             linking = [f.key for f in db.fields if f.kind.links_entities]
@@ -340,15 +348,15 @@ def entity_keys(plan: Any, base: str, digests: dict[str, bytes]) -> dict[str, st
             for entity in db.entities:
                 path = plan.entity_paths[entity.id]
                 prefix = "../" * path.count("/")
-                links = PageLinks(plan, prefix)
+                links = pages.get(prefix) or pages.setdefault(prefix, PageLinks(plan, prefix))
                 digest = start.copy()
                 digest.update(f"{path}\0".encode() + digests[entity.id])
                 for key in linking:
                     value = entity.values.get(key)
                     for item in value if isinstance(value, list) else [value] if value else []:
-                        _link(digest, plan, digests, item["id"], "")
+                        digest.update(link(item["id"]))
                 for backlink in plan.backlinks.get(entity.id, ()):
-                    _link(digest, plan, digests, backlink.source_id, backlink.via)
+                    digest.update(link(backlink.source_id) + f"\0{backlink.via}\0".encode())
                 for key in texts:
                     for tag, attribute, url in _urls(rich_text_html(entity.values.get(key) or {})):
                         found = resolved.get((prefix, tag, attribute, url))
@@ -364,9 +372,3 @@ def entity_keys(plan: Any, base: str, digests: dict[str, bytes]) -> dict[str, st
     finally:
         plan.unpublished_links = saved
     return keys
-
-
-def _link(digest: Any, plan: Any, digests: dict[str, bytes], entity_id: str, via: str) -> None:
-    """Add a linked entity to a page key: its id, path and digest (name included)."""
-    path = plan.entity_paths.get(entity_id, "")
-    digest.update(f"{entity_id}\0{path}\0{via}\0".encode() + digests.get(entity_id, b"-"))
