@@ -44,6 +44,9 @@ class Links(Protocol):
     def entity_link(self, entity_id: str) -> tuple[str, str] | None:
         """(root-relative path, name) of a published entity, or None."""
 
+    def entity_anchor(self, entity_id: str) -> Markup | None:
+        """``<a href="…">name</a>`` of a published entity, relative to the page, or None."""
+
     def rewrite_url(self, tag: str, attribute: str, url: str) -> str | None:
         """Rewrite a URL found in rich text (Fibery files and entity links); None drops it."""
 
@@ -250,11 +253,7 @@ def render_badges(field: Field, value: Any, links: Links) -> Markup:
 def _entity_ref(item: dict[str, Any] | None, links: Links) -> Markup:
     if not item:
         return EMPTY
-    target = links.entity_link(item["id"])
-    if target is None:
-        return NOT_PUBLISHED
-    path, name = target
-    return Markup(f'<a href="{escape(links.prefix)}{escape(path)}">{escape(name)}</a>')
+    return links.entity_anchor(item["id"]) or NOT_PUBLISHED
 
 
 def render_relation(field: Field, value: Any, links: Links) -> Markup:

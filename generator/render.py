@@ -224,11 +224,14 @@ class SitePlan:
 
 
 class PageLinks:
-    """``fields.Links`` for one page: resolves entity ids and rewrites rich-text URLs."""
+    """``fields.Links`` for the pages of one folder depth: resolves entity ids and rewrites
+    rich-text URLs, remembering each answer (a site's pages share most of their links)."""
 
     def __init__(self, plan: SitePlan, prefix: str) -> None:
         self.plan = plan
         self.prefix = prefix
+        self._anchors: dict[str, Markup | None] = {}
+        self._urls: dict[tuple[str, str, str], tuple[str | None, bool]] = {}
 
     def entity_link(self, entity_id: str) -> tuple[str, str] | None:
         path = self.plan.entity_paths.get(entity_id)
@@ -236,25 +239,41 @@ class PageLinks:
             return None
         return path, self.plan.workspace.entities_by_id[entity_id][1].name or "(untitled)"
 
+    def entity_anchor(self, entity_id: str) -> Markup | None:
+        if entity_id not in self._anchors:
+            target = self.entity_link(entity_id)
+            href, name = (escape(self.prefix + target[0]), escape(target[1])) if target else ("", "")
+            self._anchors[entity_id] = Markup(f'<a href="{href}">{name}</a>') if target else None
+        return self._anchors[entity_id]
+
     def rewrite_url(self, tag: str, attribute: str, url: str) -> str | None:
         """Fibery files → the site's copy (a placeholder image, or no link, when missing);
-        Fibery entity URLs → the entity's page when published; anything else unchanged."""
+        Fibery entity URLs → the entity's page when published; anything else unchanged.
+        Each link to an unpublished entity is counted (``plan.unpublished_links``)."""
+        key = (tag, attribute, url)
+        if key not in self._urls:
+            self._urls[key] = self._rewrite(tag, attribute, url)
+        rewritten, unpublished = self._urls[key]
+        self.plan.unpublished_links += unpublished
+        return rewritten
+
+    def _rewrite(self, tag: str, attribute: str, url: str) -> tuple[str | None, bool]:
+        """(the URL in the site, whether it links to an unpublished entity)."""
         if attribute not in ("src", "href"):
-            return url
+            return url, False
         secret = self.plan.fibery.file_secret(url)
         if secret is not None:
             asset = self.plan.assets.get(secret)
             if asset:
-                return f"{self.prefix}{asset[0]}"
-            return f"{self.prefix}{FILE_PLACEHOLDER}" if tag == "img" else None
+                return f"{self.prefix}{asset[0]}", False
+            return (f"{self.prefix}{FILE_PLACEHOLDER}" if tag == "img" else None), False
         ref = self.plan.fibery.entity_ref(url)
         if ref is None:
-            return url
+            return url, False
         path = self.plan.web_index.get(ref)
         if path is None:
-            self.plan.unpublished_links += 1
-            return url
-        return f"{self.prefix}{path}"
+            return url, True
+        return f"{self.prefix}{path}", False
 
     def embed_url(self, url: str) -> str | None:
         return self.plan.embed_url(url)
@@ -510,6 +529,7 @@ class SiteRenderer:
         self._nav_paths = {path for _, path in self._nav}
         self._headers: dict[tuple[str, str], Markup] = {}
         self._layouts: dict[str, tuple[list[str], list[Renderer]]] = {}
+        self._links = PageLinks(plan, "../../")  # every entity and table page is two folders down
         try:
             self._templates = {
                 name: env.get_template(f"{name}.html")
@@ -598,18 +618,21 @@ class SiteRenderer:
 
     def _table_rows(self, db: Database, columns: list[Field], facets: list[Field]) -> list[Markup]:
         """Each entity's table row, rendered once for its page and for ``rows.js``."""
-        links = PageLinks(self.plan, "../../")
+        links = self._links
+        renderers = [self.renderers.renderer(db.key, f) for f in columns]
         rows = []
         for e in db.entities:
+            name, values = e.name or "(untitled)", e.values
             row = {
-                "name": e.name or "(untitled)",
+                "name": name,
+                "sort_name": name.lower(),
                 "public_id": e.public_id,
                 "path": self.plan.entity_paths[e.id],
                 "cells": [
-                    (self.renderers.render(db.key, f, e.values.get(f.key), links), sort_key(f, e.values.get(f.key)))
-                    for f in columns
+                    (render(f, values.get(f.key), links), sort_key(f, values.get(f.key)))
+                    for f, render in zip(columns, renderers, strict=True)
                 ],
-                "facets": [(e.values.get(f.key) or {}).get("name") or "" for f in facets],
+                "facets": [(i, (values.get(f.key) or {}).get("name") or "") for i, f in enumerate(facets)],
             }
             rows.append(self._entity_row(row, "../../"))
         return rows
@@ -673,17 +696,17 @@ class SiteRenderer:
             yield paths[0].rsplit("/", 1)[0] + "/rows.js", script.encode("utf-8")
 
     def _entity_page(self, db: Database, entity: Entity, path: str) -> bytes:
-        links = PageLinks(self.plan, "../../")
+        links = self._links
         heads, renderers = self._field_layout(db)
         get = entity.values.get
         htmls = [_markup(render(f, get(f.key), links)) for f, render in zip(db.fields, renderers, strict=True)]
         values = [(f.kind.value, f.title, html) for f, html in zip(db.fields, htmls, strict=True)]
         fields = Markup("".join([f"{head}{html}</dd></div>\n" for head, html in zip(heads, htmls, strict=True)]))
-        backlinks = []
-        for link in self.plan.backlinks.get(entity.id, ()):
-            source = links.entity_link(link.source_id)
-            source_db = self.plan.workspace.entities_by_id[link.source_id][0]
-            backlinks.append({"target": source, "database": source_db.title, "via": link.via})
+        entities = self.plan.workspace.entities_by_id
+        backlinks = [
+            (links.entity_anchor(link.source_id), entities[link.source_id][0].title, link.via)
+            for link in self.plan.backlinks.get(entity.id, ())
+        ]
         text = next((str(html) for kind, _, html in values if kind == FieldKind.RICH_TEXT and html is not EMPTY), "")
         return self._render(
             "entity",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Mapping
@@ -23,6 +24,8 @@ from .errors import RenderError
 
 FileRecord = tuple[str, int, int]
 """(sha256, size, mtime in ns) of a file as written."""
+_UNSAFE_PATH = re.compile(r"(?:^|/)\.{0,2}(?:/|$)|[\\\0]")
+"""An empty, ``.`` or ``..`` path segment, a backslash or a NUL: never written."""
 
 
 class SiteWriter:
@@ -67,12 +70,11 @@ class SiteWriter:
         return self._staging
 
     def _target(self, relative: str) -> str:
-        parts = relative.split("/")
-        if not relative or any(part in ("", ".", "..") or "\\" in part or "\0" in part for part in parts):
+        if _UNSAFE_PATH.search(relative):
             raise RenderError(f"refusing to write outside the site: {relative!r}")
         if relative in self.records:
             raise RenderError(f"two pages want the same file: {relative}")
-        return os.path.join(self.staging, *parts)
+        return f"{self.staging}/{relative}"
 
     def write(self, relative: str, data: bytes) -> None:
         """Stage one file of the site: linked to the old one when the bytes are the same,
