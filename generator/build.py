@@ -149,10 +149,10 @@ def _build(
     keys = entity_keys(plan, base, digests) if cache else {}
     clock.lap("plan")
     with SiteWriter(out, previous.files if previous else None) as writer:
-        skip = _carry_over(writer, keys, previous)
-        unpublished = {p: n for p, n in previous.unpublished.items() if p in skip} if previous else {}
+        kept: set[str] = set()
+        unpublished: dict[str, int] = {}
         counted = plan.unpublished_links
-        for path, data in renderer.pages(skip=skip):
+        for path, data in renderer.pages(keep=_carrier(writer, keys, previous, kept)):
             clock.lap("render")
             writer.write(path, data)
             clock.lap("write")
@@ -162,7 +162,9 @@ def _build(
                 report.rendered += 1
                 if on_page:
                     on_page(report.rendered)
-        report.pages = report.rendered + len(skip)
+        report.pages = report.rendered + len(kept)
+        if previous:
+            unpublished.update((path, n) for path, n in previous.unpublished.items() if path in kept)
         # Search (issue 5, search.py): Pagefind indexes the staged pages, before the swap.
         if config.search:
             index_site(writer.staging, config)
@@ -185,12 +187,22 @@ def _build(
     return report
 
 
-def _carry_over(writer: SiteWriter, keys: dict[str, str], previous: RenderState | None) -> set[str]:
-    """The entity pages whose key is unchanged, carried over from the previous site unread."""
-    if previous is None:
-        return set()
-    old = previous.entity_keys
-    return {path for path, key in keys.items() if old.get(path) == key and writer.keep(path)}
+def _carrier(
+    writer: SiteWriter, keys: dict[str, str], previous: RenderState | None, kept: set[str]
+) -> Callable[[str], bool]:
+    """``keep(path)`` for the renderer: carry an entity page over from the previous site,
+    unread, when its key is unchanged and the old file is still the one recorded (each page
+    carried over joins ``kept``)."""
+    old = previous.entity_keys if previous else {}
+
+    def keep(path: str) -> bool:
+        key = keys.get(path)
+        if key is None or old.get(path) != key or not writer.keep(path):
+            return False
+        kept.add(path)
+        return True
+
+    return keep
 
 
 def _build_meta(

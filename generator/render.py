@@ -29,12 +29,12 @@ import logging
 import math
 import re
 from collections import Counter
-from collections.abc import Container, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from html import unescape as html_unescape
 from importlib.resources import files as package_files
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 import jinja2
@@ -120,9 +120,9 @@ class ContentPage:
         return Markup(re.sub(r"^\s*<h1[^>]*>.*?</h1>\s*", "", str(self.html), count=1, flags=re.DOTALL))
 
 
-@dataclass(frozen=True)
-class Backlink:
-    """``source`` links to an entity through the field titled ``via``."""
+class Backlink(NamedTuple):
+    """``source`` links to an entity through the field titled ``via`` (a tuple: a site has
+    several per entity)."""
 
     source_id: str
     via: str
@@ -566,10 +566,15 @@ class SiteRenderer:
             self._templates[template] = self.env.get_template(f"{template}.html")
         return self._render(template, path, title, **context)
 
-    def pages(self, skip: Container[str] = frozenset()) -> Iterator[tuple[str, bytes]]:
-        """Yield every file of the site as (path, bytes), except the entity pages in ``skip``
-        (the render cache holds them). An entity page may depend only on what
-        ``cache.entity_keys`` hashes: add any other input there."""
+    def pages(self, keep: Callable[[str], bool] = lambda path: False) -> Iterator[tuple[str, bytes]]:
+        """Yield every file of the site as (path, bytes), except the entity pages that
+        ``keep(path)`` carries over from the previous site (the render cache knows them).
+
+        ``keep`` is asked in page order, so the new site's files are made in the same order
+        whether or not pages were carried over: Pagefind indexes files in the order a folder
+        lists them, which some file systems (tmpfs) take from the order they were made.
+        An entity page may depend only on what ``cache.entity_keys`` hashes: add any other
+        input there."""
         plan = self.plan
         for name in self.STATIC_FILES:
             yield name, _read_static(self.dirs, name)
@@ -584,7 +589,7 @@ class SiteRenderer:
             yield from self._database_pages(db)
             for entity in db.entities:
                 path = plan.entity_paths[entity.id]
-                if path not in skip:
+                if not keep(path):
                     yield path, self._entity_page(db, entity, path)
         for page in plan.content_pages:
             if page.slug != "index":

@@ -296,3 +296,37 @@ def test_gen_build_full_ignores_the_caches(tmp_path: Path, fake: ff.FakeFibery) 
 def test_cache_dir_is_a_setting() -> None:
     assert SiteConfig().cache_dir == ".cache/fibery-kb"
     assert make_config(cache_dir="build/cache").cache_dir == "build/cache"
+
+
+def test_an_incremental_build_makes_its_files_in_a_full_builds_order(
+    project: Project, fake: ff.FakeFibery, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pagefind indexes files in the order a folder lists them, and tmpfs lists them in the
+    order they were made: pages carried over must be made where a full build makes them."""
+    from generator.writer import SiteWriter
+
+    project.build()
+    snapshot = fake.snapshot
+    segment = database(snapshot, "Process Segments")["entities"][0]
+    segment["name"], segment["modification_date"] = "Propagation (revised)", now()
+    fake.update_snapshot(snapshot)
+    made: list[str] = []
+    write, keep = SiteWriter.write, SiteWriter.keep
+
+    def spy_write(self: SiteWriter, relative: str, data: bytes) -> None:
+        made.append(relative)
+        write(self, relative, data)
+
+    def spy_keep(self: SiteWriter, relative: str) -> bool:
+        kept = keep(self, relative)
+        if kept:
+            made.append(relative)
+        return kept
+
+    monkeypatch.setattr(SiteWriter, "write", spy_write)
+    monkeypatch.setattr(SiteWriter, "keep", spy_keep)
+    incremental, _ = project.build()
+    order, made[:] = list(made), []
+    project.build(out="clean", full=True, cache_dir=".cache/clean")
+    assert 0 < incremental.rendered < incremental.pages  # pages were carried over
+    assert order == made
