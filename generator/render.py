@@ -507,6 +507,17 @@ def pager(paths: list[str], current: int) -> list[dict[str, Any]]:
     return items
 
 
+@dataclass(frozen=True)
+class _FieldLayout:
+    """The fields of one database's entity pages: each one's opening markup (escaped once),
+    renderer, (kind, title), and which are rich text (the page's description)."""
+
+    heads: list[str]
+    renderers: list[Renderer]
+    labels: list[tuple[str, str]]
+    texts: list[int]
+
+
 def _markup(html: Any) -> Markup:
     """A renderer's result as markup: a plugin's plain text is escaped, as Jinja would."""
     return html if isinstance(html, Markup) else escape(html)
@@ -528,7 +539,7 @@ class SiteRenderer:
         self._nav = plan.nav
         self._nav_paths = {path for _, path in self._nav}
         self._headers: dict[tuple[str, str], Markup] = {}
-        self._layouts: dict[str, tuple[list[str], list[Renderer]]] = {}
+        self._layouts: dict[str, _FieldLayout] = {}
         self._links = PageLinks(plan, "../../")  # every entity and table page is two folders down
         try:
             self._templates = {
@@ -701,18 +712,17 @@ class SiteRenderer:
             yield paths[0].rsplit("/", 1)[0] + "/rows.js", script.encode("utf-8")
 
     def _entity_page(self, db: Database, entity: Entity, path: str) -> bytes:
-        links = self._links
-        heads, renderers = self._field_layout(db)
+        links, layout = self._links, self._field_layout(db)
         get = entity.values.get
-        htmls = [_markup(render(f, get(f.key), links)) for f, render in zip(db.fields, renderers, strict=True)]
-        values = [(f.kind.value, f.title, html) for f, html in zip(db.fields, htmls, strict=True)]
-        fields = Markup("".join([f"{head}{html}</dd></div>\n" for head, html in zip(heads, htmls, strict=True)]))
+        htmls = [_markup(render(f, get(f.key), links)) for f, render in zip(db.fields, layout.renderers, strict=True)]
+        values = [(kind, title, html) for (kind, title), html in zip(layout.labels, htmls, strict=True)]
+        fields = Markup("".join([f"{head}{html}</dd></div>\n" for head, html in zip(layout.heads, htmls, strict=True)]))
         entities = self.plan.workspace.entities_by_id
         backlinks = [
             (links.entity_anchor(link.source_id), entities[link.source_id][0].title, link.via)
             for link in self.plan.backlinks.get(entity.id, ())
         ]
-        text = next((str(html) for kind, _, html in values if kind == FieldKind.RICH_TEXT and html is not EMPTY), "")
+        text = next((str(htmls[i]) for i in layout.texts if htmls[i] is not EMPTY), "")
         return self._render(
             "entity",
             path,
@@ -727,13 +737,15 @@ class SiteRenderer:
             page_extra={"description": description(text), "type": "article", "kind": db.title},
         )
 
-    def _field_layout(self, db: Database) -> tuple[list[str], list[Renderer]]:
-        """The opening markup of each field of the database's entity pages, escaped once, and
-        the renderer of each field, looked up once."""
+    def _field_layout(self, db: Database) -> _FieldLayout:
+        """What the database's entity pages share, worked out once."""
         if db.key not in self._layouts:
-            self._layouts[db.key] = (
-                [f'<div class="field kind-{escape(f.kind.value)}"><dt>{escape(f.title)}</dt><dd>' for f in db.fields],
-                [self.renderers.renderer(db.key, f) for f in db.fields],
+            labels = [(f.kind.value, f.title) for f in db.fields]
+            self._layouts[db.key] = _FieldLayout(
+                heads=[f'<div class="field kind-{escape(k)}"><dt>{escape(title)}</dt><dd>' for k, title in labels],
+                renderers=[self.renderers.renderer(db.key, f) for f in db.fields],
+                labels=labels,
+                texts=[i for i, f in enumerate(db.fields) if f.kind is FieldKind.RICH_TEXT],
             )
         return self._layouts[db.key]
 
