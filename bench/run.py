@@ -19,6 +19,7 @@ Prints a table and writes bench/results.json (git-ignored)::
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import platform
@@ -88,6 +89,9 @@ def freeze_code(work: Path) -> Path:
     code = work / "code"
     shutil.copytree(ROOT / "generator", code / "generator", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(ROOT / "templates", code / "templates")
+    # Compiled once, as pip does on install (with PYTHONDONTWRITEBYTECODE set, every build
+    # would compile the package again).
+    compileall.compile_dir(code / "generator", quiet=1)
     return code
 
 
