@@ -315,11 +315,8 @@ class FieldRenderers:
     by_kind: dict[FieldKind, Renderer] = field(default_factory=lambda: dict(RENDERERS))
     by_field: dict[tuple[str, str], Renderer] = field(default_factory=dict)
 
-    def render(self, database_key: str, field_: Field, value: Any, links: Links) -> Markup:
-        return self.renderer(database_key, field_)(field_, value, links)
-
     def renderer(self, database_key: str, field_: Field) -> Renderer:
-        """The renderer of one field (the renderer looks it up once per database, not per value)."""
+        """The renderer of one field (the site renderer looks it up once per database, not per value)."""
         renderer = self.by_kind[field_.kind]
         if self.by_field:  # keep the common case free of key normalisation
             renderer = self.by_field.get((name_key(database_key), name_key(field_.key)), renderer)
