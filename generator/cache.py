@@ -330,8 +330,7 @@ def entity_keys(plan: Any, base: str, digests: dict[str, bytes]) -> dict[str, st
         start.update(db.model_dump_json(exclude={"entities"}).encode())
     saved = plan.unpublished_links  # resolving URLs below must not count them twice
     keys: dict[str, str] = {}
-    resolved: dict[tuple[str, str, str, str], bytes] = {}  # pages share most of their URLs
-    pages: dict[str, PageLinks] = {}  # one per folder depth
+    pages: dict[str, PageLinks] = {}  # one per folder depth (each remembers the URLs it resolved)
     linked: dict[str, bytes] = {}  # an entity as a link target: its id, path and digest
 
     def link(entity_id: str) -> bytes:
@@ -359,11 +358,7 @@ def entity_keys(plan: Any, base: str, digests: dict[str, bytes]) -> dict[str, st
                     digest.update(link(backlink.source_id) + f"\0{backlink.via}\0".encode())
                 for key in texts:
                     for tag, attribute, url in _urls(rich_text_html(entity.values.get(key) or {})):
-                        found = resolved.get((prefix, tag, attribute, url))
-                        if found is None:
-                            found = f"{url}\0{links.rewrite_url(tag, attribute, url)}\0".encode()
-                            resolved[(prefix, tag, attribute, url)] = found
-                        digest.update(found)
+                        digest.update(f"{url}\0{links.rewrite_url(tag, attribute, url)}\0".encode())
                 for key in files:
                     for item in entity.values.get(key) or []:
                         url = links.rewrite_url("a", "href", f"/api/files/{item.get('secret', '')}")
