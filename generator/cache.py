@@ -31,11 +31,9 @@ written only when their bytes did.
 from __future__ import annotations
 
 import hashlib
-import html as html_lib
 import json
 import logging
 import os
-import re
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -45,7 +43,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from . import __version__
 from .config import SiteConfig
-from .fields import FieldRenderers, rich_text_html
+from .fields import FieldRenderers, clean_html, link_urls, rich_text_html
 from .files import write_atomically
 from .model import Entity, FieldKind, Workspace
 from .naming import slugify
@@ -55,9 +53,6 @@ log = logging.getLogger(__name__)
 FETCH_CACHE_VERSION = 1
 RENDER_CACHE_VERSION = 1
 _ENTITIES = TypeAdapter(list[Entity])
-_URL_ATTRIBUTE = re.compile(
-    r"""<([a-zA-Z][\w-]*)[^>]*?\s(href|src)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+))""", re.IGNORECASE
-)
 
 
 def _write_lines(path: Path, entities: dict[str, list[Entity]]) -> str:
@@ -311,14 +306,6 @@ def site_key(
     return digest.hexdigest()
 
 
-def _urls(html: str) -> Iterable[tuple[str, str, str]]:
-    """(tag, attribute, URL) of every href/src in rich-text HTML, as a parser reads them."""
-    if "href" not in html and "src" not in html and "HREF" not in html and "SRC" not in html:
-        return
-    for tag, attribute, double, single, bare in _URL_ATTRIBUTE.findall(html):
-        yield tag.lower(), attribute.lower(), html_lib.unescape(double or single or bare)
-
-
 def entity_keys(plan: Any, base: str, digests: dict[str, bytes]) -> dict[str, str]:
     """Each entity page's key (see the module docstring), by page path."""
     from .render import PageLinks
@@ -357,7 +344,8 @@ def entity_keys(plan: Any, base: str, digests: dict[str, bytes]) -> dict[str, st
                 for backlink in plan.backlinks.get(entity.id, ()):
                     digest.update(link(backlink.source_id) + f"\0{backlink.via}\0".encode())
                 for key in texts:
-                    for tag, attribute, url in _urls(rich_text_html(entity.values.get(key) or {})):
+                    value = entity.values.get(key)
+                    for tag, attribute, url, _, _ in link_urls(clean_html(rich_text_html(value))) if value else ():
                         digest.update(f"{url}\0{links.rewrite_url(tag, attribute, url)}\0".encode())
                 for key in files:
                     for item in entity.values.get(key) or []:

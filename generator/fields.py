@@ -114,35 +114,52 @@ def clean_html(html: str) -> str:
     return _CLEANER.clean(html)
 
 
+@functools.lru_cache(maxsize=1 << 17)
+def link_urls(clean: str) -> tuple[tuple[str, str, str, int, int], ...]:
+    """(tag, attribute, URL, start, end) of every link of cleaned HTML, ``clean[start:end]``
+    being the whole attribute (`` href="…"``): the URLs the render cache hashes
+    (``cache.entity_keys``) and ``rewrite_links`` rewrites. Remembered, and found during the
+    fetch like the cleaning (``warm``)."""
+    return tuple(
+        (m[1], m[3], html_lib.unescape(m[4]), m.start(3) - 1, m.end()) for m in _TAG_URL.finditer(clean)
+    )
+
+
 def rewrite_links(clean: str, links: Links) -> str:
     """Pass every ``a href`` and ``img src`` of cleaned HTML through ``links.rewrite_url``
-    (Fibery files and entity links become the site's); None drops the attribute."""
-
-    def rewrite(match: re.Match[str]) -> str:
-        tag, others, name = match.group(1, 2, 3)
-        url = links.rewrite_url(tag, name, html_lib.unescape(match.group(4)))
-        return f"<{tag}{others}" if url is None else f'<{tag}{others} {name}="{html_lib.escape(url)}"'
-
-    return _TAG_URL.sub(rewrite, clean)
+    (Fibery files and entity links become the site's); None drops the attribute. Only the
+    attributes whose URL changed are replaced: the rest of the text is nh3's, unchanged."""
+    parts: list[str] = []
+    done = 0
+    for tag, name, url, start, end in link_urls(clean):
+        new = links.rewrite_url(tag, name, url)
+        if new != url:
+            parts.append(clean[done:start])
+            if new is not None:
+                parts.append(f' {name}="{html_lib.escape(new)}"')
+            done = end
+    if not parts:
+        return clean
+    parts.append(clean[done:])
+    return "".join(parts)
 
 
 def sanitize_html(html: str, links: Links | None = None) -> Markup:
     """Cleaned HTML (``clean_html``), its links rewritten for the page when ``links`` is given."""
     clean = clean_html(html)
-    if links is not None and ("<a " in clean or "<img " in clean):
-        clean = rewrite_links(clean, links)
-    return Markup(clean)
+    return Markup(clean if links is None else rewrite_links(clean, links))
 
 
 def warm(fields: Iterable[Field], entities: Iterable[Entity]) -> None:
-    """Clean the entities' rich text now, so that rendering finds it done: the Fibery source
-    calls this for each page of entities while it waits for its next request slot."""
+    """Clean the entities' rich text and find its links now, so that planning and rendering
+    find both done: the Fibery source calls this for each page of entities while it waits
+    for its next request slot."""
     texts = [f.key for f in fields if f.kind is FieldKind.RICH_TEXT]
     for entity in entities if texts else ():
         for key in texts:
             value = entity.values.get(key)
             if value:
-                clean_html(rich_text_html(value))
+                link_urls(clean_html(rich_text_html(value)))
 
 
 def rich_text_html(value: dict[str, Any]) -> str:

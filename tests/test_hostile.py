@@ -17,12 +17,13 @@ from pathlib import Path, PurePosixPath
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from markupsafe import Markup, escape
 
 from generator.errors import SnapshotError
 from generator.fields import sanitize_html
 from generator.model import Workspace
 from generator.naming import _WINDOWS_RESERVED, MAX_SLUG_LENGTH, SlugAllocator, slugify
-from generator.render import PageLinks, plan_site
+from generator.render import PageLinks, escape_output, make_environment, plan_site
 from generator.sources import SnapshotSource, parse_snapshot
 
 from . import fake_fibery as ff
@@ -271,3 +272,21 @@ def test_sanitiser_output_is_never_executable(html: str) -> None:
 def test_the_hostile_workspace_is_a_valid_snapshot() -> None:
     workspace = Workspace.model_validate(HOSTILE)
     assert workspace.entity_count == sum(len(db["entities"]) for db in HOSTILE["databases"])
+
+
+class _Html:
+    def __html__(self) -> str:
+        return "<b>already markup</b>"
+
+
+@given(st.one_of(st.text(), st.integers(), st.floats(), st.none(), st.booleans(), st.text().map(Markup)))
+@example("<script>alert('x')</script> & \"quotes\"")
+@example(_Html())
+def test_template_output_is_escaped_exactly_as_markupsafe_does(value: object) -> None:
+    """Templates write ``{{ }}`` through ``escape_output`` (plain text, not a Markup object per
+    value): it must give markupsafe's text for any value, and the templates must use it."""
+    assert escape_output(value) == str(escape(value))
+    env = make_environment([str(ROOT / "templates")])
+    assert env.get_template("entity.html").root_render_func.__globals__["escape"] is escape_output
+    rendered = env.from_string("<p title='{{ v }}'>{{ v }}</p>{% set s %}{{ v }}{% endset %}{{ s }}").render(v=value)
+    assert rendered == f"<p title='{escape(value)}'>{escape(value)}</p>{escape(value)}"
