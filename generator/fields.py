@@ -125,6 +125,12 @@ def link_urls(clean: str) -> tuple[tuple[str, str, str, int, int], ...]:
     )
 
 
+@functools.lru_cache(maxsize=1 << 14)
+def _attribute(name: str, url: str) -> str:
+    """`` href="…"``: a rewritten URL as an attribute (a site's pages share most of them)."""
+    return f' {name}="{html_lib.escape(url)}"'
+
+
 def rewrite_links(clean: str, links: Links) -> str:
     """Pass every ``a href`` and ``img src`` of cleaned HTML through ``links.rewrite_url``
     (Fibery files and entity links become the site's); None drops the attribute. Only the
@@ -136,7 +142,7 @@ def rewrite_links(clean: str, links: Links) -> str:
         if new != url:
             parts.append(clean[done:start])
             if new is not None:
-                parts.append(f' {name}="{html_lib.escape(new)}"')
+                parts.append(_attribute(name, new))
             done = end
     if not parts:
         return clean
@@ -244,7 +250,7 @@ def render_rich_text(field: Field, value: Any, links: Links) -> Markup:
     if not value:
         return EMPTY
     html = rich_text_html(value)
-    return Markup(f'<div class="rich-text">{sanitize_html(html, links)}</div>') if html else EMPTY
+    return Markup(f'<div class="rich-text">{rewrite_links(clean_html(html), links)}</div>') if html else EMPTY
 
 
 def render_badge(field: Field, value: Any, links: Links) -> Markup:

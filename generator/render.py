@@ -192,6 +192,7 @@ class SitePlan:
 
     def __post_init__(self) -> None:
         self.fibery = FiberyUrls.of(self.workspace)
+        self._space_url = f"{self.workspace.fibery_url.rstrip('/')}/{url_segment(self.workspace.space)}/"
 
     @property
     def nav(self) -> list[tuple[str, str]]:
@@ -200,8 +201,7 @@ class SitePlan:
 
     def entity_url(self, db: Database, entity: Entity) -> str:
         """The entity's page in Fibery: ``{url}/{Space}/{Database}/{publicId}``."""
-        space = url_segment(self.workspace.space)
-        return f"{self.workspace.fibery_url.rstrip('/')}/{space}/{db.web_name}/{entity.public_id}"
+        return f"{self._space_url}{db.web_name}/{entity.public_id}"
 
     def embed_url(self, url: str) -> str | None:
         """The iframe address of a Superset URL (``superset_url`` in kb.toml), else None.
@@ -430,7 +430,7 @@ try:
 except ImportError:  # pragma: no cover - markupsafe without its C speedups (or a later one)
 
     def _escape_inner(text: str, /) -> str:
-        return str(escape(text))
+        return str(escape(text)).replace("{", "{{").replace("}", "}}")
 
 
 def escape_output(value: Any) -> str:
@@ -542,13 +542,19 @@ def pager(paths: list[str], current: int) -> list[dict[str, Any]]:
 
 @dataclass(frozen=True)
 class _FieldLayout:
-    """The fields of one database's entity pages: each one's opening markup (escaped once),
-    renderer, (kind, title), and which are rich text (the page's description)."""
+    """The fields of one database's entity pages: their rows' markup with a ``{}`` for each
+    value (titles escaped once), renderers, (kind, title), and which are rich text (the
+    page's description)."""
 
-    heads: list[str]
+    rows: str
     renderers: list[Renderer]
     labels: list[tuple[str, str]]
     texts: list[int]
+
+
+def _format_text(text: str) -> str:
+    """``text`` escaped for HTML, as literal text of a ``str.format`` pattern."""
+    return str(escape(text)).replace("{", "{{").replace("}", "}}")
 
 
 def _markup(html: Any) -> Markup:
@@ -749,13 +755,13 @@ class SiteRenderer:
         get = entity.values.get
         htmls = [_markup(render(f, get(f.key), links)) for f, render in zip(db.fields, layout.renderers, strict=True)]
         values = [(kind, title, html) for (kind, title), html in zip(layout.labels, htmls, strict=True)]
-        fields = Markup("".join([f"{head}{html}</dd></div>\n" for head, html in zip(layout.heads, htmls, strict=True)]))
+        fields = Markup(layout.rows.format(*htmls))
         entities = self.plan.workspace.entities_by_id
         backlinks = [
             (links.entity_anchor(link.source_id), entities[link.source_id][0].title, link.via)
             for link in self.plan.backlinks.get(entity.id, ())
         ]
-        text = next((str(htmls[i]) for i in layout.texts if htmls[i] is not EMPTY), "")
+        text = next((htmls[i] for i in layout.texts if htmls[i] is not EMPTY), "")
         return self._render(
             "entity",
             path,
@@ -774,8 +780,12 @@ class SiteRenderer:
         """What the database's entity pages share, worked out once."""
         if db.key not in self._layouts:
             labels = [(f.kind.value, f.title) for f in db.fields]
+            rows = "".join(
+                f'<div class="field kind-{_format_text(k)}"><dt>{_format_text(title)}</dt><dd>{{}}</dd></div>\n'
+                for k, title in labels
+            )
             self._layouts[db.key] = _FieldLayout(
-                heads=[f'<div class="field kind-{escape(k)}"><dt>{escape(title)}</dt><dd>' for k, title in labels],
+                rows=rows,
                 renderers=[self.renderers.renderer(db.key, f) for f in db.fields],
                 labels=labels,
                 texts=[i for i, f in enumerate(db.fields) if f.kind is FieldKind.RICH_TEXT],

@@ -150,3 +150,19 @@ def test_a_plugin_renderer_returning_plain_text_is_escaped(tmp_path: Path, demo:
     page = next((tmp_path / "site" / "db" / "guides").glob("watering-schedule*.html")).read_text()
     assert "&lt;b onclick=alert(1)&gt;plain&lt;/b&gt;" in page
     assert "<b onclick" not in page
+
+
+def test_field_titles_and_values_with_braces_are_shown_as_they_are(tmp_path: Path, demo: Workspace) -> None:
+    """Field rows are put together with ``str.format``: braces in titles or values are text."""
+    db = next(d for d in demo.databases if d.key == "Equipment")
+    text = next(f for f in db.fields if f.kind.value == "text")
+    text.title = "Odd {0} {name} }{ title"
+    entity = next(e for e in db.entities if e.values.get(text.key))
+    entity.values[text.key] = "value {0} {}"
+    build(StaticSource(demo), make_config(), out=tmp_path / "site", root=ROOT)
+    page = (tmp_path / "site" / _entity_path(tmp_path / "site", entity.name)).read_text()
+    assert "<dt>Odd {0} {name} }{ title</dt><dd>value {0} {}</dd>" in page
+
+
+def _entity_path(site: Path, name: str) -> str:
+    return next(str(p.relative_to(site)) for p in site.glob("db/*/*.html") if f"<h1>{name}</h1>" in p.read_text())
