@@ -308,49 +308,42 @@ def site_key(
 
 def entity_keys(plan: Any, base: str, digests: dict[str, bytes]) -> dict[str, str]:
     """Each entity page's key (see the module docstring), by page path."""
-    from .render import PageLinks
+    from .render import ENTITY_PREFIX, PageLinks
 
-    workspace = plan.workspace
+    workspace, paths, backlinks = plan.workspace, plan.entity_paths, plan.backlinks
     start = hashlib.sha256(base.encode())
     start.update(json.dumps([plan.title, plan.nav, plan.db_paths, getattr(plan, "db_pages", None)]).encode())
     for db in workspace.databases:
         start.update(db.model_dump_json(exclude={"entities"}).encode())
     saved = plan.unpublished_links  # resolving URLs below must not count them twice
+    links = PageLinks(plan, ENTITY_PREFIX)  # remembers each URL it resolved, like the renderer's
+    # Each entity as a link target: its id, path and digest (any other id: unpublished).
+    linked = {entity_id: f"{entity_id}\0{path}\0".encode() + digests[entity_id] for entity_id, path in paths.items()}
     keys: dict[str, str] = {}
-    pages: dict[str, PageLinks] = {}  # one per folder depth (each remembers the URLs it resolved)
-    linked: dict[str, bytes] = {}  # an entity as a link target: its id, path and digest
-
-    def link(entity_id: str) -> bytes:
-        if entity_id not in linked:
-            path = plan.entity_paths.get(entity_id, "")
-            linked[entity_id] = f"{entity_id}\0{path}\0".encode() + digests.get(entity_id, b"-")
-        return linked[entity_id]
-
     try:
         for db in workspace.databases:
             linking = [f.key for f in db.fields if f.kind.links_entities]
             texts = [f.key for f in db.fields if f.kind is FieldKind.RICH_TEXT]
             files = [f.key for f in db.fields if f.kind is FieldKind.FILES]
             for entity in db.entities:
-                path = plan.entity_paths[entity.id]
-                prefix = "../" * path.count("/")
-                links = pages.get(prefix) or pages.setdefault(prefix, PageLinks(plan, prefix))
-                digest = start.copy()
-                digest.update(f"{path}\0".encode() + digests[entity.id])
+                path, values = paths[entity.id], entity.values
+                parts = [path.encode(), digests[entity.id]]
                 for key in linking:
-                    value = entity.values.get(key)
+                    value = values.get(key)
                     for item in value if isinstance(value, list) else [value] if value else []:
-                        digest.update(link(item["id"]))
-                for backlink in plan.backlinks.get(entity.id, ()):
-                    digest.update(link(backlink.source_id) + f"\0{backlink.via}\0".encode())
+                        parts.append(linked.get(item["id"]) or f"{item['id']}\0\0-".encode())
+                for backlink in backlinks.get(entity.id, ()):
+                    parts.append(linked[backlink.source_id] + f"\0{backlink.via}".encode())
                 for key in texts:
-                    value = entity.values.get(key)
+                    value = values.get(key)
                     for tag, attribute, url, _, _ in link_urls(clean_html(rich_text_html(value))) if value else ():
-                        digest.update(f"{url}\0{links.rewrite_url(tag, attribute, url)}\0".encode())
+                        parts.append(f"{url}\0{links.rewrite_url(tag, attribute, url)}".encode())
                 for key in files:
-                    for item in entity.values.get(key) or []:
+                    for item in values.get(key) or []:
                         url = links.rewrite_url("a", "href", f"/api/files/{item.get('secret', '')}")
-                        digest.update(f"{url}\0".encode())
+                        parts.append(f"{url}".encode())
+                digest = start.copy()
+                digest.update(b"\0".join(parts))
                 keys[path] = digest.hexdigest()[:32]
     finally:
         plan.unpublished_links = saved

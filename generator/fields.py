@@ -120,9 +120,7 @@ def link_urls(clean: str) -> tuple[tuple[str, str, str, int, int], ...]:
     being the whole attribute (`` href="…"``): the URLs the render cache hashes
     (``cache.entity_keys``) and ``rewrite_links`` rewrites. Remembered, and found during the
     fetch like the cleaning (``warm``)."""
-    return tuple(
-        (m[1], m[3], html_lib.unescape(m[4]), m.start(3) - 1, m.end()) for m in _TAG_URL.finditer(clean)
-    )
+    return tuple((m[1], m[3], html_lib.unescape(m[4]), m.start(3) - 1, m.end()) for m in _TAG_URL.finditer(clean))
 
 
 @functools.lru_cache(maxsize=1 << 14)

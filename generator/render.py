@@ -63,6 +63,8 @@ TABLE_PAGE_SIZE = 100
 """Rows per page of an entity table: a 10,000-entity database is 100 small pages, not one 10 MB page."""
 FILE_PLACEHOLDER = "assets/file-unavailable.svg"
 DESCRIPTION_LENGTH = 200
+ENTITY_PREFIX = "../../"
+"""From an entity or table page (``db/<database>/<page>.html``) to the site's root."""
 _FILE_PATH = re.compile(r"^/api/files/([A-Za-z0-9_-]+)/?$")
 _TRAILING_PUBLIC_ID = re.compile(r"(?:^|-)(\d+)$")
 _TAG = re.compile(r"<[^>]+>")
@@ -579,7 +581,7 @@ class SiteRenderer:
         self._nav_paths = {path for _, path in self._nav}
         self._headers: dict[tuple[str, str], Markup] = {}
         self._layouts: dict[str, _FieldLayout] = {}
-        self._links = PageLinks(plan, "../../")  # every entity and table page is two folders down
+        self._links = PageLinks(plan, ENTITY_PREFIX)
         try:
             self._templates = {
                 name: env.get_template(f"{name}.html")
@@ -689,7 +691,7 @@ class SiteRenderer:
                 ],
                 "facets": [(i, (values.get(f.key) or {}).get("name") or "") for i, f in enumerate(facets)],
             }
-            rows.append(self._entity_row(row, "../../"))
+            rows.append(self._entity_row(row, ENTITY_PREFIX))
         return rows
 
     def _facets(self, db: Database, facets: list[Field]) -> list[dict[str, Any]]:
