@@ -581,6 +581,7 @@ class SiteRenderer:
         self._nav_paths = {path for _, path in self._nav}
         self._headers: dict[tuple[str, str], Markup] = {}
         self._layouts: dict[str, _FieldLayout] = {}
+        self._backlinks: dict[Backlink, tuple[tuple[Markup | None, str, str], str]] = {}
         self._links = PageLinks(plan, ENTITY_PREFIX)
         try:
             self._templates = {
@@ -758,11 +759,7 @@ class SiteRenderer:
         htmls = [_markup(render(f, get(f.key), links)) for f, render in zip(db.fields, layout.renderers, strict=True)]
         values = [(kind, title, html) for (kind, title), html in zip(layout.labels, htmls, strict=True)]
         fields = Markup(layout.rows.format(*htmls))
-        entities = self.plan.workspace.entities_by_id
-        backlinks = [
-            (links.entity_anchor(link.source_id), entities[link.source_id][0].title, link.via)
-            for link in self.plan.backlinks.get(entity.id, ())
-        ]
+        shown = [self._backlink(link) for link in self.plan.backlinks.get(entity.id, ())]
         text = next((htmls[i] for i in layout.texts if htmls[i] is not EMPTY), "")
         return self._render(
             "entity",
@@ -773,10 +770,22 @@ class SiteRenderer:
             entity=entity,
             values=values,
             fields=fields,
-            backlinks=backlinks,
+            backlinks=[backlink for backlink, _ in shown],
+            backlink_items=Markup("\n".join([item for _, item in shown])),
             fibery_url=self.plan.entity_url(db, entity),
             page_extra={"description": description(text), "type": "article", "kind": db.title},
         )
+
+    def _backlink(self, link: Backlink) -> tuple[tuple[Markup | None, str, str], str]:
+        """A backlink as the template's (anchor, database, field) and as its list item, made
+        once: a source linking to several entities is listed on each of their pages."""
+        if link not in self._backlinks:
+            anchor = self._links.entity_anchor(link.source_id)
+            database = self.plan.workspace.entities_by_id[link.source_id][0].title
+            shown = anchor or '<span class="unpublished">(not published)</span>'
+            item = f'    <li>{shown} <span class="via">{escape(database)} · {escape(link.via)}</span></li>'
+            self._backlinks[link] = ((anchor, database, link.via), item)
+        return self._backlinks[link]
 
     def _field_layout(self, db: Database) -> _FieldLayout:
         """What the database's entity pages share, worked out once."""
