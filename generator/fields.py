@@ -154,6 +154,31 @@ def sanitize_html(html: str, links: Links | None = None) -> Markup:
     return Markup(clean if links is None else rewrite_links(clean, links))
 
 
+DESCRIPTION_LENGTH = 200
+_TAG = re.compile(r"<[^>]+>")
+
+
+def description(html: str) -> str:
+    """A page's summary for search engines and social cards: its text, cut at a word."""
+    head = html[: 4 * DESCRIPTION_LENGTH]
+    if len(head) < len(html):  # a long text: its start is enough (unless mostly markup)
+        text = " ".join(html_lib.unescape(_TAG.sub(" ", head[: head.rfind("<")])).split())
+        if len(text) > DESCRIPTION_LENGTH + 20:
+            return text[:DESCRIPTION_LENGTH].rsplit(" ", 1)[0].rstrip(",.;:") + "…"
+    text = " ".join(html_lib.unescape(_TAG.sub(" ", html)).split())
+    if len(text) <= DESCRIPTION_LENGTH:
+        return text
+    return text[:DESCRIPTION_LENGTH].rsplit(" ", 1)[0].rstrip(",.;:") + "…"
+
+
+@functools.lru_cache(maxsize=1 << 17)
+def rich_text_description(clean: str) -> str:
+    """``description`` of cleaned rich text, remembered, and worked out during the fetch
+    (``warm``): the page of an entity whose first rich text is rendered by the built-in
+    renderer is described by it (its links rewritten or not, the text is the same)."""
+    return description(clean)
+
+
 def warm(fields: Iterable[Field], entities: Iterable[Entity]) -> None:
     """Clean the entities' rich text and find its links now, so that planning and rendering
     find both done: the Fibery source calls this for each page of entities while it waits
@@ -163,7 +188,9 @@ def warm(fields: Iterable[Field], entities: Iterable[Entity]) -> None:
         for key in texts:
             value = entity.values.get(key)
             if value:
-                link_urls(clean_html(rich_text_html(value)))
+                clean = clean_html(rich_text_html(value))
+                link_urls(clean)
+                rich_text_description(clean)
 
 
 def rich_text_html(value: dict[str, Any]) -> str:

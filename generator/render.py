@@ -31,7 +31,6 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from html import unescape as html_unescape
 from importlib.resources import files as package_files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -46,7 +45,17 @@ from pydantic import Field as PydanticField
 from .config import SiteConfig
 from .errors import RenderError
 from .fibery import referenced_files
-from .fields import EMPTY, FieldRenderers, Renderer, is_safe_url
+from .fields import (
+    EMPTY,
+    FieldRenderers,
+    Renderer,
+    clean_html,
+    description,
+    is_safe_url,
+    render_rich_text,
+    rich_text_description,
+    rich_text_html,
+)
 from .files import FilePolicy, extension_for, sniff_type
 from .model import Database, Entity, Field, FieldKind, Workspace
 from .naming import SlugAllocator, name_key, url_segment
@@ -62,12 +71,10 @@ FACET_KINDS = (FieldKind.STATE, FieldKind.SELECT)
 TABLE_PAGE_SIZE = 100
 """Rows per page of an entity table: a 10,000-entity database is 100 small pages, not one 10 MB page."""
 FILE_PLACEHOLDER = "assets/file-unavailable.svg"
-DESCRIPTION_LENGTH = 200
 ENTITY_PREFIX = "../../"
 """From an entity or table page (``db/<database>/<page>.html``) to the site's root."""
 _FILE_PATH = re.compile(r"^/api/files/([A-Za-z0-9_-]+)/?$")
 _TRAILING_PUBLIC_ID = re.compile(r"(?:^|-)(\d+)$")
-_TAG = re.compile(r"<[^>]+>")
 _LINK_ATTRIBUTE = re.compile(r'\b(href|src)="([^"]*)"')
 
 
@@ -505,19 +512,6 @@ def _read_static(dirs: list[str], name: str) -> bytes:
 # --------------------------------------------------------------------------- rendering
 
 
-def description(html: str) -> str:
-    """A page's summary for search engines and social cards: its text, cut at a word."""
-    head = html[: 4 * DESCRIPTION_LENGTH]
-    if len(head) < len(html):  # a long text: its start is enough (unless mostly markup)
-        text = " ".join(html_unescape(_TAG.sub(" ", head[: head.rfind("<")])).split())
-        if len(text) > DESCRIPTION_LENGTH + 20:
-            return text[:DESCRIPTION_LENGTH].rsplit(" ", 1)[0].rstrip(",.;:") + "…"
-    text = " ".join(html_unescape(_TAG.sub(" ", html)).split())
-    if len(text) <= DESCRIPTION_LENGTH:
-        return text
-    return text[:DESCRIPTION_LENGTH].rsplit(" ", 1)[0].rstrip(",.;:") + "…"
-
-
 def sort_key(fld: Field, value: Any) -> str:
     """What a table column sorts by: numbers as numbers, dates as ISO text, names folded."""
     if value is None or value == "":
@@ -760,7 +754,6 @@ class SiteRenderer:
         values = [(kind, title, html) for (kind, title), html in zip(layout.labels, htmls, strict=True)]
         fields = Markup(layout.rows.format(*htmls))
         shown = [self._backlink(link) for link in self.plan.backlinks.get(entity.id, ())]
-        text = next((htmls[i] for i in layout.texts if htmls[i] is not EMPTY), "")
         return self._render(
             "entity",
             path,
@@ -773,8 +766,23 @@ class SiteRenderer:
             backlinks=[backlink for backlink, _ in shown],
             backlink_items=Markup("\n".join([item for _, item in shown])),
             fibery_url=self.plan.entity_url(db, entity),
-            page_extra={"description": description(text), "type": "article", "kind": db.title},
+            page_extra={
+                "description": self._description(db, entity, layout, htmls),
+                "type": "article",
+                "kind": db.title,
+            },
         )
+
+    def _description(self, db: Database, entity: Entity, layout: _FieldLayout, htmls: list[Markup]) -> str:
+        """The page's summary: the text of its first rich text shown (the built-in renderer's,
+        worked out during the fetch; another renderer's, from its HTML)."""
+        for index in layout.texts:
+            if htmls[index] is EMPTY:
+                continue
+            if layout.renderers[index] is render_rich_text:
+                return rich_text_description(clean_html(rich_text_html(entity.values[db.fields[index].key])))
+            return description(htmls[index])
+        return ""
 
     def _backlink(self, link: Backlink) -> tuple[tuple[Markup | None, str, str], str]:
         """A backlink as the template's (anchor, database, field) and as its list item, made
