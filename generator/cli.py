@@ -17,7 +17,6 @@ from typing import Any
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
 from . import __version__, plugins
 from .build import build
@@ -122,6 +121,8 @@ def progress_display(enabled: bool) -> Iterator[tuple[Callable[[str, int], None]
     if not enabled:
         yield (lambda title, count: None), (lambda pages: None)
         return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn  # only on a terminal
+
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, console=stderr, transient=True) as bar:
         tasks: dict[str, Any] = {}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from importlib.resources import files as package_files
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -173,6 +174,19 @@ def _describe(error: ValidationError, source: str) -> str:
     message = message.removeprefix("Value error, ")
     more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
     return f"{source}: key '{key}': {message}{more}"
+
+
+def template_dirs(config: SiteConfig, root: Path) -> list[str]:
+    """Where templates are looked up, in order: the project's ``templates_dir`` overrides
+    the built-in templates file by file."""
+    project = root / config.templates_dir
+    builtin = package_files("generator").joinpath("templates")
+    dirs = [str(project)] if project.is_dir() else []
+    if builtin.is_dir():
+        dirs.append(str(builtin))
+    # Editable installs and a source checkout keep the templates beside the package.
+    dirs.append(str(Path(__file__).resolve().parent.parent / "templates"))
+    return dirs
 
 
 def load_site_config(root: Path = Path("."), path: Path | None = None) -> SiteConfig:

@@ -31,7 +31,6 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from importlib.resources import files as package_files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
@@ -422,18 +421,6 @@ def _backlinks(workspace: Workspace) -> dict[str, list[Backlink]]:
 # --------------------------------------------------------------------------- templates
 
 
-def template_dirs(config: SiteConfig, root: Path) -> list[str]:
-    """Project templates override the built-in ones, file by file."""
-    project = root / config.templates_dir
-    builtin = package_files("generator").joinpath("templates")
-    dirs = [str(project)] if project.is_dir() else []
-    if builtin.is_dir():
-        dirs.append(str(builtin))
-    # Editable installs and a source checkout keep the templates beside the package.
-    dirs.append(str(Path(__file__).resolve().parent.parent / "templates"))
-    return dirs
-
-
 try:
     from markupsafe._speedups import _escape_inner  # what markupsafe.escape() runs on a str
 except ImportError:  # pragma: no cover - markupsafe without its C speedups (or a later one)
@@ -460,9 +447,9 @@ class _Template(jinja2.Template):
     escaping, ``~``, ``|e``, macros and ``{% set %}`` blocks keep their ``Markup``)."""
 
     @classmethod
-    def _from_namespace(cls, environment: jinja2.Environment, namespace: Any, globals: Any) -> Any:
+    def _from_namespace(cls, environment: jinja2.Environment, namespace: Any, *args: Any, **kwargs: Any) -> Any:
         namespace["escape"] = escape_output
-        return super()._from_namespace(environment, namespace, globals)
+        return super()._from_namespace(environment, namespace, *args, **kwargs)
 
 
 class _Environment(jinja2.Environment):
