@@ -421,12 +421,15 @@ def _backlinks(workspace: Workspace) -> dict[str, list[Backlink]]:
 # --------------------------------------------------------------------------- templates
 
 
+def _escape_text(text: str, /) -> str:
+    """markupsafe's escaping of a str, as a str: the fallback for ``_escape_inner``."""
+    return str(escape(text))
+
+
 try:
     from markupsafe._speedups import _escape_inner  # what markupsafe.escape() runs on a str
 except ImportError:  # pragma: no cover - markupsafe without its C speedups (or a later one)
-
-    def _escape_inner(text: str, /) -> str:
-        return str(escape(text)).replace("{", "{{").replace("}", "}}")
+    _escape_inner = _escape_text
 
 
 def escape_output(value: Any) -> str:
