@@ -540,7 +540,7 @@ class _FieldLayout:
 
 def _format_text(text: str) -> str:
     """``text`` escaped for HTML, as literal text of a ``str.format`` pattern."""
-    return str(escape(text)).replace("{", "{{").replace("}", "}}")
+    return escape_output(text).replace("{", "{{").replace("}", "}}")
 
 
 def _markup(html: Any) -> Markup:
