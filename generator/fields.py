@@ -275,7 +275,7 @@ def render_rich_text(field: Field, value: Any, links: Links) -> Markup:
     if not value:
         return EMPTY
     html = rich_text_html(value)
-    return Markup(f'<div class="rich-text">{rewrite_links(clean_html(html), links)}</div>') if html else EMPTY
+    return Markup(f'<div class="rich-text">{sanitize_html(html, links)}</div>') if html else EMPTY
 
 
 def render_badge(field: Field, value: Any, links: Links) -> Markup:
