@@ -297,6 +297,17 @@ def render_badges(field: Field, value: Any, links: Links) -> Markup:
     return Markup(" ".join(render_badge(field, item, links) for item in value))
 
 
+def render_user(field: Field, value: Any, links: Links) -> Markup:
+    """A Fibery user by name only: people's e-mail addresses are never published."""
+    name = value.get("name") if isinstance(value, dict) else None
+    return Markup('<span class="person">{}</span>').format(name) if name else EMPTY
+
+
+def render_users(field: Field, value: Any, links: Links) -> Markup:
+    people = [render_user(field, item, links) for item in value or []]
+    return Markup(", ").join(p for p in people if p)
+
+
 def _entity_ref(item: dict[str, Any] | None, links: Links) -> Markup:
     if not item:
         return EMPTY
@@ -350,6 +361,8 @@ RENDERERS: dict[FieldKind, Renderer] = {
     FieldKind.RELATION: render_relation,
     FieldKind.COLLECTION: render_collection,
     FieldKind.FILES: render_files,
+    FieldKind.USER: render_user,
+    FieldKind.USERS: render_users,
 }
 
 

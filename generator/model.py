@@ -12,8 +12,11 @@ Value shapes by kind::
     boolean                           -> bool | None
     date_range                        -> {"start": str | None, "end": str | None} | None
     rich_text                         -> {"md": str, "html": str} | None
-    state, select                     -> {"name": str} | None
+    state                             -> {"name": str, "final"?: bool} | None
+    select                            -> {"name": str} | None
     multi_select                      -> [{"name": str}, ...]
+    user                              -> {"name": str} | None      (a Fibery user: never an e-mail)
+    users                             -> [{"name": str}, ...]
     relation                          -> {"id": str} | None      (id of an entity of ``target``)
     collection                        -> [{"id": str}, ...]
     files                             -> [{"secret": str, "name": str, "contentType": str}, ...]
@@ -56,6 +59,13 @@ class FieldKind(StrEnum):
     RELATION = "relation"
     COLLECTION = "collection"
     FILES = "files"
+    USER = "user"
+    USERS = "users"
+
+    @property
+    def is_person(self) -> bool:
+        """Whether values of this kind are Fibery users (people, shown by name only)."""
+        return self in (FieldKind.USER, FieldKind.USERS)
 
     @property
     def links_entities(self) -> bool:
@@ -76,6 +86,9 @@ class Field(_Model):
     target: str | None = PydanticField(
         default=None, description="Key of the database a relation or collection points at."
     )
+    rest_name: str = PydanticField(
+        default="", description="Fibery's own name of the field, e.g. 'Things/Author' ('' when unknown)."
+    )
 
 
 class Entity(_Model):
@@ -92,10 +105,13 @@ class Entity(_Model):
 class Database(_Model):
     """One Fibery database of the space, with its fields and every entity."""
 
-    key: str = PydanticField(description="GraphQL type name, e.g. 'ProcessSegment'.")
-    title: str = PydanticField(description="Readable name, e.g. 'Process Segment'.")
+    key: str = PydanticField(description="GraphQL type name, e.g. 'NurseryProcessSegments'.")
+    title: str = PydanticField(description="Name as Fibery shows it, e.g. 'Process Segments'.")
     query: str = PydanticField(description="Root query field, e.g. 'findProcessSegments'.")
-    web_name: str = PydanticField(description="Database segment of Fibery web URLs.")
+    web_name: str = PydanticField(description="Database segment of Fibery web URLs, e.g. 'Process_Segments'.")
+    rest_name: str = PydanticField(
+        default="", description="Fibery's own name, 'Space/Database', e.g. 'Nursery/Process Segments'."
+    )
     fields: list[Field] = PydanticField(default_factory=list)
     entities: list[Entity] = PydanticField(default_factory=list)
 

@@ -137,6 +137,8 @@ _PLAIN: dict[FieldKind, Callable[[Any, Workspace], Any]] = {
     FieldKind.STATE: lambda v, ws: v.get("name") if v else None,
     FieldKind.SELECT: lambda v, ws: v.get("name") if v else None,
     FieldKind.MULTI_SELECT: lambda v, ws: [item.get("name") for item in v or []],
+    FieldKind.USER: lambda v, ws: v.get("name") if v else None,
+    FieldKind.USERS: lambda v, ws: [item.get("name") for item in v or []],
     FieldKind.RELATION: _ref,
     FieldKind.COLLECTION: lambda v, ws: [_ref(item, ws) for item in v or []],
     FieldKind.FILES: lambda v, ws: [{"name": f.get("name"), "content_type": f.get("contentType")} for f in v or []],
