@@ -86,11 +86,30 @@ def format_datetime(value: str) -> str:
     return f"{format_date(value)}, {moment:%H:%M} {zone}"
 
 
+_URL_BREAK = re.compile(r"(?<=[/?&=#])(?!/)|(?=[.\-_~])")
+
+
+def html_text(html: str) -> str:
+    """The text of HTML without tags: entities decoded."""
+    return html_lib.unescape(html)
+
+
+@functools.lru_cache(maxsize=4096)
+def wrap_url(url: str) -> Markup:
+    """A URL as escaped text a line may break in at sensible points: after ``/``, ``?``,
+    ``&``, ``=`` and ``#``, before ``.``, ``-``, ``_`` and ``~`` (``<wbr>``), never mid-word."""
+    if len(url) <= 24:
+        return escape(url)
+    return Markup("<wbr>").join(escape(part) for part in _URL_BREAK.split(url) if part)
+
+
 def link(url: str, text: str | None = None) -> Markup:
-    """An escaped external link, or plain escaped text when the URL is not safe."""
+    """An escaped external link, or plain escaped text when the URL is not safe; a URL shown
+    as its own text may wrap at sensible points (``wrap_url``)."""
+    shown = wrap_url(url) if text is None else escape(text)
     if not is_safe_url(url):
-        return Markup(f"<span>{escape(text or url)}</span>")
-    return Markup(f'<a href="{escape(url.strip())}" rel="noopener noreferrer">{escape(text or url)}</a>')
+        return Markup(f"<span>{shown}</span>")
+    return Markup(f'<a href="{escape(url.strip())}" rel="noopener noreferrer">{shown}</a>')
 
 
 # One cleaner for every page (building one per call costs more than the cleaning itself).
@@ -275,7 +294,19 @@ def render_rich_text(field: Field, value: Any, links: Links) -> Markup:
     if not value:
         return EMPTY
     html = rich_text_html(value)
-    return Markup(f'<div class="rich-text">{sanitize_html(html, links)}</div>') if html else EMPTY
+    return Markup(f'<div class="rich-text">{scrollable_tables(sanitize_html(html, links))}</div>') if html else EMPTY
+
+
+def scrollable_tables(html: Markup) -> Markup:
+    """Each table of sanitised rich text in a region a keyboard can scroll sideways (a
+    phone's screen is narrower than most tables). nh3 escapes ``<`` in text, so every
+    ``<table`` left in cleaned HTML is a real tag."""
+    if "<table" not in html:
+        return html
+    wrapped = str(html).replace(
+        "<table", '<div class="table-wrap" tabindex="0" role="region" aria-label="Table"><table'
+    )
+    return Markup(wrapped.replace("</table>", "</table></div>"))
 
 
 def render_badge(field: Field, value: Any, links: Links) -> Markup:
@@ -285,10 +316,24 @@ def render_badge(field: Field, value: Any, links: Links) -> Markup:
 
 
 @functools.lru_cache(maxsize=4096)
-def _badge(name: str) -> Markup:
-    """A state's or option's badge: a database has a handful, shown on every page."""
+def _badge(name: str, tone: str = "") -> Markup:
+    """A state's or option's badge: a database has a handful, shown on every page. ``tone``
+    colours a workflow state (``s-start``, ``s-mid``, ``s-done``…, see ``badges.py``)."""
     name = escape(name)
-    return Markup(f'<span class="badge" data-value="{name}">{name}</span>')
+    classes = f"badge {tone}" if tone else "badge"
+    return Markup(f'<span class="{classes}" data-value="{name}">{name}</span>')
+
+
+def state_renderer(tones: dict[str, str]) -> Renderer:
+    """``render_badge`` for one workflow field, each state in its colour (``tones``: name → class)."""
+
+    def render_state(field: Field, value: Any, links: Links) -> Markup:
+        if not value or not value.get("name"):
+            return EMPTY
+        name = str(value["name"])
+        return _badge(name, tones.get(name, ""))
+
+    return render_state
 
 
 def render_badges(field: Field, value: Any, links: Links) -> Markup:
@@ -344,6 +389,27 @@ def render_files(field: Field, value: Any, links: Links) -> Markup:
         return EMPTY
     return Markup('<ul class="files">{}</ul>').format(Markup("").join(render_file(item, links) for item in value))
 
+
+KIND_LABELS: dict[FieldKind, str] = {
+    FieldKind.TEXT: "Text",
+    FieldKind.NUMBER: "Number",
+    FieldKind.BOOLEAN: "Yes or no",
+    FieldKind.URL: "Link",
+    FieldKind.EMAIL: "E-mail address",
+    FieldKind.DATE: "Date",
+    FieldKind.DATETIME: "Date and time",
+    FieldKind.DATE_RANGE: "Date range",
+    FieldKind.RICH_TEXT: "Text (formatted)",
+    FieldKind.STATE: "Workflow state",
+    FieldKind.SELECT: "Choice",
+    FieldKind.MULTI_SELECT: "Choices",
+    FieldKind.RELATION: "Link to one item",
+    FieldKind.COLLECTION: "Links to items",
+    FieldKind.FILES: "Files",
+    FieldKind.USER: "Person",
+    FieldKind.USERS: "People",
+}
+"""What each kind of field is called on the pages (never the internal names, ``rich_text``)."""
 
 RENDERERS: dict[FieldKind, Renderer] = {
     FieldKind.TEXT: render_text,

@@ -41,19 +41,25 @@ from markupsafe import Markup, escape
 from pydantic import BaseModel
 from pydantic import Field as PydanticField
 
+from . import article, badges, diagram, feed
 from .config import SiteConfig
 from .errors import RenderError
 from .fibery import referenced_files
 from .fields import (
     EMPTY,
+    KIND_LABELS,
     FieldRenderers,
     Renderer,
     clean_html,
     description,
+    format_date,
     is_safe_url,
+    render_badge,
     render_rich_text,
     rich_text_description,
     rich_text_html,
+    state_renderer,
+    wrap_url,
 )
 from .files import FilePolicy, extension_for, sniff_type
 from .model import Database, Entity, Field, FieldKind, Workspace
@@ -64,7 +70,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-RESERVED_ROOT_NAMES = {"index", "databases", "db", "assets", "404", "sitemap", "status", "search", "pagefind"}
+RESERVED_ROOT_NAMES = {"index", "databases", "db", "assets", "404", "sitemap", "status", "search", "pagefind", "feed"}
 SUMMARY_KINDS = (FieldKind.STATE, FieldKind.SELECT, FieldKind.DATE, FieldKind.DATETIME, FieldKind.NUMBER)
 FACET_KINDS = (FieldKind.STATE, FieldKind.SELECT)
 TABLE_PAGE_SIZE = 100
@@ -481,7 +487,18 @@ def make_environment(dirs: list[str]) -> jinja2.Environment:
         auto_reload=False,
     )
     env.filters["card_rows"] = card_rows
+    env.filters["date"] = time_element
+    env.filters["wrap_url"] = wrap_url
+    env.filters["kind_label"] = lambda kind: KIND_LABELS.get(kind, str(kind))
     return env
+
+
+@functools.lru_cache(maxsize=4096)
+def time_element(value: str | None) -> Markup:
+    """A date or moment as the site shows every date: ``<time datetime="…">2 Mar 2026</time>``."""
+    if not value:
+        return Markup("")
+    return Markup('<time datetime="{}">{}</time>').format(value, format_date(value))
 
 
 def _describe_template_error(exc: jinja2.TemplateError) -> str:
@@ -528,11 +545,11 @@ def pager(paths: list[str], current: int) -> list[dict[str, Any]]:
 
 @dataclass(frozen=True)
 class _FieldLayout:
-    """The fields of one database's entity pages: their rows' markup with a ``{}`` for each
-    value (titles escaped once), renderers, (kind, title), and which are rich text (the
-    page's description)."""
+    """The fields of one database's entity pages: where each goes (``article``: properties
+    card rows with a ``{}`` for the value, titles escaped once; the texts), renderers,
+    (kind, title), and which are rich text (the page's description)."""
 
-    rows: str
+    article: article.ArticleLayout
     renderers: list[Renderer]
     labels: list[tuple[str, str]]
     texts: list[int]
@@ -551,7 +568,14 @@ def _markup(html: Any) -> Markup:
 class SiteRenderer:
     """Render every page of a planned site with one Jinja environment."""
 
-    STATIC_FILES = ("assets/style.css", "assets/search.js", "assets/table.js", "assets/favicon.svg", FILE_PLACEHOLDER)
+    STATIC_FILES = (
+        "assets/style.css",
+        "assets/theme.js",
+        "assets/search.js",
+        "assets/table.js",
+        "assets/favicon.svg",
+        FILE_PLACEHOLDER,
+    )
 
     def __init__(
         self, plan: SitePlan, env: jinja2.Environment, dirs: list[str], renderers: FieldRenderers | None = None
@@ -563,38 +587,62 @@ class SiteRenderer:
         self.facts = FiberyFacts.of(plan.workspace)
         self._nav = plan.nav
         self._nav_paths = {path for _, path in self._nav}
-        self._headers: dict[tuple[str, str], Markup] = {}
+        self._db_nav = [(db.title, plan.db_paths[db.key]) for db in plan.workspace.databases]
+        self._nav_paths |= {path for _, path in self._db_nav}
+        self._headers: dict[tuple[str, str, bool], tuple[Markup, Markup]] = {}
         self._layouts: dict[str, _FieldLayout] = {}
+        self._state_renderers: dict[tuple[str, str], Renderer] = {}
         self._backlinks: dict[Backlink, tuple[tuple[Markup | None, str, str], str]] = {}
         self._links = PageLinks(plan, ENTITY_PREFIX)
         try:
             self._templates = {
                 name: env.get_template(f"{name}.html")
-                for name in ("index", "databases", "database", "entity", "page", "404", "header")
+                for name in ("index", "databases", "database", "entity", "page", "404", "header", "sidebar")
             }
             self._entity_row = env.get_template("macros.html").module.entity_row  # type: ignore[attr-defined]
         except jinja2.TemplateError as exc:
             raise RenderError(f"template error: {_describe_template_error(exc)}") from None
 
-    def _render(self, template: str, path: str, title: str, **context: Any) -> bytes:
+    def _render(self, template: str, path: str, title: str, *, section: str = "", **context: Any) -> bytes:
+        """``section``: the navigation's entry this page belongs to (an entity's database)."""
         prefix = "../" * path.count("/")
         page = {"path": path, "title": title, "prefix": prefix, "description": "", "type": "website", "kind": ""}
         page.update(context.pop("page_extra", {}))
         try:
-            header = self._header(prefix, path if path in self._nav_paths else "")
-            html = self._templates[template].render(site=self.plan, page=page, nav=self._nav, header=header, **context)
+            current = path if path in self._nav_paths else section
+            header, nav_lists = self._header(prefix, current, current == path)
+            html = self._templates[template].render(
+                site=self.plan, page=page, nav=self._nav, header=header, nav_lists=nav_lists, **context
+            )
         except jinja2.TemplateError as exc:
             raise RenderError(f"{path}: template {template}.html: {_describe_template_error(exc)}") from None
         return html.encode("utf-8")
 
-    def _header(self, prefix: str, path: str) -> Markup:
-        """The header of every page at this depth (and of the navigation's own pages, which
-        mark themselves current): rendered once each, not once per page."""
-        key = (prefix, path)
+    def _header(self, prefix: str, current: str, is_current: bool) -> tuple[Markup, Markup]:
+        """The header and navigation lists of every page at this depth in the same section
+        (the navigation's own pages mark themselves current, an entity page its database):
+        rendered once each, not once per page."""
+        key = (prefix, current, is_current)
         if key not in self._headers:
-            page = {"prefix": prefix, "path": path}
-            self._headers[key] = Markup(self._templates["header"].render(site=self.plan, page=page, nav=self._nav))
+            page = {"prefix": prefix, "path": current if is_current else ""}
+            lists = Markup(
+                self._templates["sidebar"].render(
+                    site=self.plan, page=page, nav=self._nav, databases=self._db_nav, current=current
+                )
+            )
+            header = self._templates["header"].render(site=self.plan, page=page, nav=self._nav, nav_lists=lists)
+            self._headers[key] = (Markup(header), lists)
         return self._headers[key]
+
+    def _renderer(self, db: Database, fld: Field) -> Renderer:
+        """The field's renderer; the built-in one of a workflow state colours each state."""
+        renderer = self.renderers.renderer(db.key, fld)
+        if fld.kind is FieldKind.STATE and renderer is render_badge:
+            key = (db.key, fld.key)
+            if key not in self._state_renderers:
+                self._state_renderers[key] = state_renderer(badges.state_tones(fld, db.entities))
+            renderer = self._state_renderers[key]
+        return renderer
 
     def render_page(self, template: str, path: str, title: str, **context: Any) -> bytes:
         """Render one more page with the site's layout, from ``<template>.html`` (used by
@@ -633,8 +681,18 @@ class SiteRenderer:
                 extra = {"description": description(str(page.body)), "kind": "Page"}
                 yield page.path, self._render("page", page.path, page.title, content=page, page_extra=extra)
         yield "404.html", self._render("404", "404.html", "Page not found")
+        yield feed.FEED_PATH, self._feed()
         if plan.config.base_url:
             yield "sitemap.xml", self._sitemap()
+
+    @functools.cached_property
+    def _changes(self) -> list[feed.Change]:
+        """The entities modified last, for the home page and ``feed.xml`` (worked out once)."""
+        return feed.recent_changes(self.plan.workspace, self.plan.entity_paths, self.plan.entity_url)
+
+    def _feed(self) -> bytes:
+        site_id = f"{self.facts.space_homepage}#fibery-kb"
+        return feed.atom(self.plan.title, self._changes, base_url=self.plan.config.base_url, site_id=site_id)
 
     def _database_rows(self) -> list[dict[str, Any]]:
         return [
@@ -654,6 +712,7 @@ class SiteRenderer:
                 facts=self.facts,
                 databases=self._database_rows(),
                 intro=intro,
+                recent=self._changes[: feed.HOME_SIZE],
                 page_extra=extra,
             ),
         )
@@ -661,7 +720,7 @@ class SiteRenderer:
     def _table_rows(self, db: Database, columns: list[Field], facets: list[Field]) -> list[Markup]:
         """Each entity's table row, rendered once for its page and for ``rows.js``."""
         links = self._links
-        renderers = [self.renderers.renderer(db.key, f) for f in columns]
+        renderers = [self._renderer(db, f) for f in columns]
         rows = []
         for e in db.entities:
             name, values = e.name or "(untitled)", e.values
@@ -688,6 +747,16 @@ class SiteRenderer:
             result.append({"index": index, "title": fld.title, "options": options})
         return result
 
+    def _diagram(self, db: Database) -> Markup:
+        """The process diagram of the segments database (``segments_database``), else ""."""
+        if name_key(self.plan.config.segments_database) not in (name_key(db.title), name_key(db.key)):
+            return Markup("")
+        return diagram.process_diagram(db, self.plan.entity_paths, ENTITY_PREFIX)
+
+    def _database_url(self, db: Database) -> str:
+        """The database in Fibery: its entity pages' address without the entity."""
+        return f"{self.plan.workspace.fibery_url.rstrip('/')}/{url_segment(self.plan.workspace.space)}/{db.web_name}"
+
     def _dashboards(self, db: Database) -> list[dict[str, str]]:
         """The Superset dashboards the database's URL fields point at, listed on its page."""
         if not self.plan.config.superset_url:
@@ -713,6 +782,8 @@ class SiteRenderer:
             "facets": self._facets(db, facets) if rows else [],
             "dashboards": self._dashboards(db),
             "rows_script": "rows.js" if len(paths) > 1 else None,
+            "diagram": self._diagram(db),
+            "fibery_url": self._database_url(db),
         }
         for index, path in enumerate(paths):
             start = index * TABLE_PAGE_SIZE
@@ -742,17 +813,27 @@ class SiteRenderer:
         get = entity.values.get
         htmls = [_markup(render(f, get(f.key), links)) for f, render in zip(db.fields, layout.renderers, strict=True)]
         values = [(kind, title, html) for (kind, title), html in zip(layout.labels, htmls, strict=True)]
-        fields = Markup(layout.rows.format(*htmls))
+        props = layout.article.props(htmls)
+        text, extra_texts = layout.article.texts(htmls)
+        toc = Markup("")
+        if text is not None:
+            text, toc = article.outline(text)
         shown = [self._backlink(link) for link in self.plan.backlinks.get(entity.id, ())]
+        database_path = self.plan.db_paths[db.key]
         return self._render(
             "entity",
             path,
             entity.name or "(untitled)",
+            section=database_path,
             database=db,
-            database_path=self.plan.db_paths[db.key],
+            database_path=database_path,
             entity=entity,
             values=values,
-            fields=fields,
+            fields=props,
+            props=props,
+            text=text,
+            toc=toc,
+            extra_texts=extra_texts,
             backlinks=[backlink for backlink, _ in shown],
             backlink_items=Markup("\n".join([item for _, item in shown])),
             fibery_url=self.plan.entity_url(db, entity),
@@ -789,13 +870,9 @@ class SiteRenderer:
         """What the database's entity pages share, worked out once."""
         if db.key not in self._layouts:
             labels = [(f.kind.value, f.title) for f in db.fields]
-            rows = "".join(
-                f'<div class="field kind-{_format_text(k)}"><dt>{_format_text(title)}</dt><dd>{{}}</dd></div>\n'
-                for k, title in labels
-            )
             self._layouts[db.key] = _FieldLayout(
-                rows=rows,
-                renderers=[self.renderers.renderer(db.key, f) for f in db.fields],
+                article=article.ArticleLayout.of(db.fields, _format_text),
+                renderers=[self._renderer(db, f) for f in db.fields],
                 labels=labels,
                 texts=[i for i, f in enumerate(db.fields) if f.kind is FieldKind.RICH_TEXT],
             )

@@ -159,7 +159,7 @@ def test_status_page_shows_freshness_and_counts(demo_build: Path, demo) -> None:
     page.feed(html)
     assert info["built_at"] in page.times  # freshness, machine-readable
     for db in demo.databases:
-        position = page.text.index(db.title)
+        position = page.text.index(db.title, page.text.index("Published"))  # after the navigation
         assert page.text[position + 1] == str(len(db.entities))
     for label, value in (("Content hash (SHA-256)", info["content_hash"]), ("Fibery requests", "0")):
         assert page.text[page.text.index(label) + 1] == value

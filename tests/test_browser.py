@@ -141,7 +141,7 @@ def test_filter_a_table_by_workflow_state_and_sort_it(desktop: Page, site_url: s
     expected = int(option.rsplit("(", 1)[1].rstrip(")"))
     assert rows.count() == expected
     assert {rows.nth(i).get_attribute("data-f0") for i in range(expected)} == {"In Review"}
-    assert page.locator("#table-status").inner_text() == f"{expected} of 9 entities"
+    assert page.locator("#table-status").inner_text() == f"{expected} of 9 items"
     page.get_by_role("button", name="Sort by Name").click()
     names = [rows.nth(i).locator("td").nth(1).inner_text() for i in range(expected)]
     assert names == sorted(names, key=str.casefold)
@@ -173,7 +173,7 @@ def test_filters_and_sorting_cover_every_page_of_a_large_table(desktop: Page, bi
     rows = page.locator("table.entities tbody tr")
     assert rows.count() == 100 and page.locator("nav.pager").is_visible()
     page.get_by_role("combobox", name="State").select_option(label="Draft (83)")
-    page.locator("#table-status", has_text="83 of 250 entities").wait_for()
+    page.locator("#table-status", has_text="83 of 250 items").wait_for()
     assert rows.count() == 83 and not page.locator("nav.pager").is_visible()
     assert rows.last.locator("td").first.inner_text() == "249"  # from rows.js: page 3's rows too
     page.get_by_role("combobox", name="State").select_option("")

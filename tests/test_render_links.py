@@ -161,7 +161,7 @@ def test_field_titles_and_values_with_braces_are_shown_as_they_are(tmp_path: Pat
     entity.values[text.key] = "value {0} {}"
     build(StaticSource(demo), make_config(), out=tmp_path / "site", root=ROOT)
     page = (tmp_path / "site" / _entity_path(tmp_path / "site", entity.name)).read_text()
-    assert "<dt>Odd {0} {name} }{ title</dt><dd>value {0} {}</dd>" in page
+    assert "<dt>Odd {0} {name} }{ title</dt> <dd>value {0} {}</dd>" in page
 
 
 def _entity_path(site: Path, name: str) -> str:

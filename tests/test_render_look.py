@@ -53,7 +53,7 @@ def test_pages_are_semantic_and_keyboard_friendly(site: Path) -> None:
         assert '<html lang="en">' in html and 'name="viewport"' in html
         assert '<a class="skip" href="#main">Skip to content</a>' in html
         assert '<main id="main"' in html and "<header" in html and "<footer" in html
-        assert '<nav aria-label="Main">' in html
+        assert '<nav class="sidebar" aria-label="Site">' in html and '<nav aria-label="Site menu">' in html
         assert html.count("<h1") == 1
     assert ":focus-visible" in CSS and "outline: 3px solid var(--focus)" in CSS
 

@@ -57,18 +57,21 @@ def test_home_page_has_model_card_and_databases(demo_site: Path, demo) -> None:
     assert 'href="https://demo.fibery.io/api/graphql/space/Nursery_Knowledge_Base"' in html
     for db in demo.databases:
         assert f">{db.title}</a>" in html
-        assert f"{len(db.entities)} entities" in html or f"{len(db.entities)} entity" in html
+        assert f"{len(db.entities)} items" in html or f"{len(db.entities)} item" in html
     assert "Welcome" not in parse(demo_site / "index.html").ids  # intro heading dropped, h1 is the site's
 
 
 def test_entity_page_renders_every_kind(demo_site: Path) -> None:
     page = next((demo_site / "db").glob("guides/watering-schedule*.html")).read_text()
-    assert 'class="badge"' in page  # workflow state
+    assert 'class="badge s-done"' in page  # workflow state, final: coloured as done
     assert "Open in Fibery" in page and "https://demo.fibery.io/Nursery_Knowledge_Base/Guides/1" in page
     assert "<table>" in page  # rich text table survives sanitising
     scouting = next((demo_site / "db").glob("guides/pest-scouting*.html")).read_text()
     assert re.search(r'<img [^>]*src="\.\./\.\./assets/files/[0-9a-f]{20}\.png"', scouting)  # image served by the site
-    assert "Referenced by" in page
+    assert ">Body<" not in page  # the main text has no label
+    assert "Referenced by" not in page and "Nothing links here" not in page  # nothing links to it: no section
+    linked = next((demo_site / "db").glob("equipment/potting-machine-pm-2-*.html")).read_text()
+    assert '<h2 id="backlinks-heading">Referenced by</h2>' in linked
     assert '<time datetime="' in page
 
 

@@ -1,5 +1,5 @@
-/* fibery-kb entity tables: filter by workflow state and single-select fields, sort by any
-   column. Progressive enhancement: without JavaScript the table is plain HTML with numbered
+/* fibery-kb entity tables: filter by text, by workflow state and single-select fields, sort
+   by any column. Progressive enhancement: without JavaScript the table is plain HTML with numbered
    pages. A table of several pages works on every row: the first filter or sort loads
    rows.js (all rows of the database, rendered at build time) and shows the matches 100 at
    a time; clearing the filters and sort shows this page's rows again. */
@@ -15,6 +15,7 @@
   var pageRows = Array.prototype.slice.call(tbody.rows);
   var allRows = table.hasAttribute("data-rows") ? null : pageRows;
   var filters = {};
+  var query = "";
   var sort = { column: -1, direction: 1 };
   var shown = pageSize;
   var loading = null;
@@ -40,10 +41,11 @@
   }
 
   function active() {
-    return sort.column >= 0 || Object.keys(filters).some(function (k) { return filters[k]; });
+    return sort.column >= 0 || query !== "" || Object.keys(filters).some(function (k) { return filters[k]; });
   }
 
   function matches(row) {
+    if (query && row.textContent.toLowerCase().indexOf(query) < 0) return false;
     return Object.keys(filters).every(function (index) {
       var wanted = filters[index];
       return !wanted || "=" + (row.getAttribute("data-f" + index) || "") === wanted;
@@ -98,7 +100,7 @@
     if (rows.length > shown) visible.push(showMore(rows.length));
     tbody.replaceChildren.apply(tbody, visible);
     if (pager) pager.hidden = true;
-    setStatus(rows.length + " of " + allRows.length + " entities" +
+    setStatus(rows.length + " of " + allRows.length + (allRows.length === 1 ? " item" : " items") +
       (rows.length > shown ? ", showing the first " + shown : ""));
   }
 
@@ -137,6 +139,18 @@
 
   if (tools) {
     tools.hidden = false;
+    var text = tools.querySelector("input[data-filter]");
+    if (text) {
+      text.value = "";
+      var timer = 0;
+      text.addEventListener("input", function () {
+        clearTimeout(timer);
+        timer = setTimeout(function () {
+          query = text.value.trim().toLowerCase();
+          update();
+        }, 120);
+      });
+    }
     Array.prototype.forEach.call(tools.querySelectorAll("select[data-facet]"), function (select) {
       select.value = "";
       select.addEventListener("change", function () {

@@ -1,0 +1,115 @@
+"""What changed lately: the home page's "Recently updated" list and the Atom feed
+(``feed.xml``) of the most recently modified entities.
+
+Deterministic by design: every timestamp is an entity's Fibery ``modificationDate``, never
+the build's time, so building the same workspace twice writes the same bytes. Worked out
+once per build (one sort of the published entities)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from xml.sax.saxutils import escape as xml_escape
+from xml.sax.saxutils import quoteattr
+
+from .fields import clean_html, rich_text_description, rich_text_html
+from .model import Database, Entity, FieldKind, Workspace
+
+FEED_PATH = "feed.xml"
+FEED_SIZE = 20
+"""Entries in ``feed.xml``."""
+HOME_SIZE = 8
+"""Entries in the home page's "Recently updated"."""
+
+
+@dataclass(frozen=True)
+class Change:
+    """One recently modified entity."""
+
+    title: str
+    path: str
+    database: str
+    modified: str
+    summary: str
+    fibery_url: str
+
+
+def recent_changes(
+    workspace: Workspace,
+    entity_paths: dict[str, str],
+    entity_url: Callable[[Database, Entity], str],
+    limit: int = FEED_SIZE,
+) -> list[Change]:
+    """The ``limit`` published entities modified last, newest first (ties by page path)."""
+    dated = [
+        (entity.modification_date, entity_paths[entity.id], db, entity)
+        for db in workspace.databases
+        for entity in db.entities
+        if entity.modification_date and entity.id in entity_paths
+    ]
+    dated.sort(key=lambda item: (item[0], _reverse(item[1])), reverse=True)
+    return [
+        Change(
+            title=entity.name or "(untitled)",
+            path=path,
+            database=db.title,
+            modified=modified,
+            summary=_summary(db, entity),
+            fibery_url=entity_url(db, entity),
+        )
+        for modified, path, db, entity in dated[:limit]
+    ]
+
+
+def _reverse(path: str) -> tuple[int, ...]:
+    """A key sorting paths backwards, so that reversed sorting lists equal dates by path."""
+    return tuple(-ord(c) for c in path)
+
+
+def _summary(db: Database, entity: Entity) -> str:
+    for fld in db.fields:
+        if fld.kind is FieldKind.RICH_TEXT and entity.values.get(fld.key):
+            return rich_text_description(clean_html(rich_text_html(entity.values[fld.key])))
+    return ""
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _text(text: str) -> str:
+    """Text XML can carry: control characters (invalid in XML 1.0) removed."""
+    return _CONTROL.sub("", text)
+
+
+def atom(title: str, changes: list[Change], *, base_url: str | None, site_id: str) -> bytes:
+    """The Atom feed of ``changes``. Links are absolute under ``base_url``, else relative to
+    the feed (which sits at the site's root); ids are the entities' Fibery URLs, stable
+    across builds and hosts."""
+    base = (base_url or "").rstrip("/") + "/" if base_url else ""
+    updated = changes[0].modified if changes else "1970-01-01T00:00:00Z"
+    lines = [
+        '<?xml version="1.0" encoding="utf-8"?>',
+        '<feed xmlns="http://www.w3.org/2005/Atom">',
+        f"  <title>{xml_escape(_text(title))}: recently updated</title>",
+        f"  <id>{xml_escape(site_id)}</id>",
+        f"  <updated>{xml_escape(updated)}</updated>",
+        f'  <link rel="self" href={quoteattr(base + FEED_PATH)}/>',
+        f'  <link rel="alternate" type="text/html" href={quoteattr(base + "index.html")}/>',
+        f"  <author><name>{xml_escape(_text(title))}</name></author>",
+        "  <generator>fibery-kb</generator>",
+    ]
+    for change in changes:
+        lines += [
+            "  <entry>",
+            f"    <title>{xml_escape(_text(change.title))}</title>",
+            f'    <link rel="alternate" type="text/html" href={quoteattr(base + change.path)}/>',
+            f"    <id>{xml_escape(change.fibery_url)}</id>",
+            f"    <updated>{xml_escape(change.modified)}</updated>",
+            f"    <category term={quoteattr(_text(change.database))}/>",
+        ]
+        if change.summary:
+            lines.append(f"    <summary>{xml_escape(_text(change.summary))}</summary>")
+        lines.append("  </entry>")
+    lines.append("</feed>")
+    return ("\n".join(lines) + "\n").encode("utf-8")
