@@ -53,6 +53,7 @@ from .fields import (
     clean_html,
     description,
     format_date,
+    format_datetime,
     is_safe_url,
     render_badge,
     render_rich_text,
@@ -488,6 +489,7 @@ def make_environment(dirs: list[str]) -> jinja2.Environment:
     )
     env.filters["card_rows"] = card_rows
     env.filters["date"] = time_element
+    env.filters["moment"] = moment_element
     env.filters["wrap_url"] = wrap_url
     env.filters["kind_label"] = lambda kind: KIND_LABELS.get(kind, str(kind))
     return env
@@ -499,6 +501,14 @@ def time_element(value: str | None) -> Markup:
     if not value:
         return Markup("")
     return Markup('<time datetime="{}">{}</time>').format(value, format_date(value))
+
+
+@functools.lru_cache(maxsize=256)
+def moment_element(value: str | None) -> Markup:
+    """A moment with its time of day: ``<time datetime="…">2 Mar 2026, 09:15 UTC</time>``."""
+    if not value:
+        return Markup("")
+    return Markup('<time datetime="{}">{}</time>').format(value, format_datetime(value))
 
 
 def _describe_template_error(exc: jinja2.TemplateError) -> str:

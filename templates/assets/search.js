@@ -46,13 +46,11 @@
   function show(nodes) {
     panel.replaceChildren.apply(panel, nodes);
     panel.hidden = false;
-    input.setAttribute("aria-expanded", "true");
   }
 
   function close() {
     panel.hidden = true;
     panel.replaceChildren();
-    input.setAttribute("aria-expanded", "false");
   }
 
   function render(query, total, results) {
@@ -75,7 +73,12 @@
   }
 
   function unavailable() {
-    var message = element("p", "search-status", "Search is not available: this copy of the site has no search index.");
+    /* Browsers refuse to load the index of a page opened from disk (file://): the index is
+       there, the site only needs a web server. */
+    var text = location.protocol === "file:"
+      ? "Search needs the site opened through a web server: run “gen serve” (or any static web server) in its folder and open the address it prints."
+      : "Search is not available: this copy of the site has no search index.";
+    var message = element("p", "search-status", text);
     message.setAttribute("role", "status");
     show([message]);
   }
@@ -116,7 +119,6 @@
   }
 
   form.hidden = false;
-  input.setAttribute("aria-expanded", "false");
   form.addEventListener("submit", function (event) {
     event.preventDefault();
     var first = links()[0];
@@ -134,6 +136,12 @@
       event.preventDefault();
       input.focus();
       input.select();
+    }
+  });
+  /* Tabbing (or clicking) past the results closes them: they never stay open over the page. */
+  form.addEventListener("focusout", function (event) {
+    if (!event.relatedTarget || !form.contains(event.relatedTarget)) {
+      setTimeout(function () { if (!form.contains(document.activeElement)) close(); }, 0);
     }
   });
   document.addEventListener("click", function (event) {
