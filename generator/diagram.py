@@ -117,6 +117,7 @@ def process_diagram(db: Database, entity_paths: dict[str, str], prefix: str) -> 
     wide = _svg(nodes, edges, prefix, tall=False, title=title)
     tall = _svg(nodes, edges, prefix, tall=True, title=title)
     return Markup(
-        f'<figure class="diagram" aria-labelledby="diagram-caption"><figcaption id="diagram-caption" class="meta">'
+        '<figure class="diagram" aria-labelledby="diagram-caption" data-pagefind-ignore>'
+        '<figcaption id="diagram-caption" class="meta">'
         f"The process, step by step: each box leads to its segment.</figcaption>{wide}{tall}</figure>"
     )

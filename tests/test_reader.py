@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from generator import search
 from generator.build import build
 from generator.sources import DemoSource
 
@@ -313,6 +314,16 @@ def test_search_results_close_when_focus_leaves_them(desktop: Page, site_url: st
     page.keyboard.press("Tab")
     page.keyboard.press("Tab")
     panel.wait_for(state="hidden")
+
+
+@pytest.mark.skipif(search.pagefind_command() is None, reason="Pagefind is not installed: no search index")
+def test_search_excerpts_keep_labels_apart_from_values(desktop: Page, site_url: str) -> None:
+    page = desktop.page
+    page.goto(site_url + "index.html")
+    page.locator("#search-input").fill("Potmaster")
+    page.locator(".search-excerpt").first.wait_for()
+    excerpts = " ".join(page.locator(".search-excerpt").all_inner_texts())
+    assert "Manufacturer Potmaster" in excerpts and "ManufacturerPotmaster" not in excerpts
 
 
 def test_search_from_disk_asks_for_a_web_server(browser: Any, site: Path) -> None:
