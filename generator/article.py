@@ -69,7 +69,7 @@ def outline(html: Markup) -> tuple[Markup, Markup]:
     """The text with an id on each h2 and h3, and its table of contents ("" when it has
     fewer than ``TOC_MIN_HEADINGS`` headings). Rich text is sanitised before it gets here
     (nh3 keeps no attributes on headings), so ``<h2>`` is always a real heading's tag."""
-    if "<h" not in html:
+    if html.count("<h2>") + html.count("<h3>") < TOC_MIN_HEADINGS:
         return html, Markup("")
     headings: list[tuple[str, str, str]] = []
     used: set[str] = set()

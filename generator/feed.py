@@ -7,9 +7,11 @@ once per build (one sort of the published entities)."""
 
 from __future__ import annotations
 
+import heapq
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from operator import itemgetter
 from xml.sax.saxutils import escape as xml_escape
 from xml.sax.saxutils import quoteattr
 
@@ -43,12 +45,18 @@ def recent_changes(
 ) -> list[Change]:
     """The ``limit`` published entities modified last, newest first (ties by page path)."""
     dated = [
-        (entity.modification_date, entity_paths[entity.id], db, entity)
+        (entity.modification_date, db, entity)
         for db in workspace.databases
         for entity in db.entities
         if entity.modification_date and entity.id in entity_paths
     ]
-    dated.sort(key=lambda item: (item[0], _reverse(item[1])), reverse=True)
+    # The newest ``limit``, with every entity as new as the last of them (for the ties).
+    newest = heapq.nlargest(limit, dated, key=itemgetter(0))
+    if newest:
+        last = newest[-1][0]
+        newest = [item for item in dated if item[0] >= last]
+    ranked = sorted(((modified, entity_paths[e.id], db, e) for modified, db, e in newest), key=itemgetter(1))
+    ranked.sort(key=itemgetter(0), reverse=True)  # stable: equal dates stay in path order
     return [
         Change(
             title=entity.name or "(untitled)",
@@ -58,13 +66,8 @@ def recent_changes(
             summary=_summary(db, entity),
             fibery_url=entity_url(db, entity),
         )
-        for modified, path, db, entity in dated[:limit]
+        for modified, path, db, entity in ranked[:limit]
     ]
-
-
-def _reverse(path: str) -> tuple[int, ...]:
-    """A key sorting paths backwards, so that reversed sorting lists equal dates by path."""
-    return tuple(-ord(c) for c in path)
 
 
 def _summary(db: Database, entity: Entity) -> str:

@@ -495,12 +495,17 @@ def make_environment(dirs: list[str]) -> jinja2.Environment:
     return env
 
 
-@functools.lru_cache(maxsize=4096)
 def time_element(value: str | None) -> Markup:
-    """A date or moment as the site shows every date: ``<time datetime="…">2 Mar 2026</time>``."""
+    """A date or moment as the site shows every date: ``<time datetime="…">2 Mar 2026</time>``
+    (every entity page shows one: no ``Markup.format``, and the day's text remembered)."""
     if not value:
         return Markup("")
-    return Markup('<time datetime="{}">{}</time>').format(value, format_date(value))
+    return Markup(f'<time datetime="{_escape_inner(value)}">{_day(value[:10])}</time>')
+
+
+@functools.lru_cache(maxsize=4096)
+def _day(value: str) -> str:
+    return _escape_inner(format_date(value))
 
 
 @functools.lru_cache(maxsize=256)
@@ -804,7 +809,7 @@ class SiteRenderer:
                     "database",
                     path,
                     title,
-                    page_extra={"kind": "Database", "description": f"{db.title}: {len(rows)} entities"},
+                    page_extra={"kind": "Database", "description": f"{db.title}: {len(rows)} items"},
                     rows=rows[start : start + TABLE_PAGE_SIZE],
                     first=start + 1,
                     page_number=index + 1,

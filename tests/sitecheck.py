@@ -71,14 +71,14 @@ URL_ATTRIBUTES = {"href", "src", "action", "formaction", "xlink:href", "poster",
 
 _SCRIPTED_CSS = re.compile(r"url\s*\(|expression\s*\(|javascript:|@import", re.IGNORECASE)
 _SITE_SCRIPT = re.compile(r"^(\.\./)*assets/(search|table|theme)\.js$")
-_SITE_SVG = {"sun", "moon", "wide", "tall"}  # the theme toggle's icons; the process diagram
+_SITE_SVG = {"wide", "tall"}  # the process diagram
 
 
 def is_site_chrome(tag: str, attrs: dict[str, str | None]) -> bool:
     """The site's own scripts and search box, which content can never produce (the
     sanitiser drops every ``<script>`` and ``<form>``): an external script from
-    ``assets/``, a search form that submits nowhere, and the site's own drawings (the
-    theme toggle's icons, the process diagram: the sanitiser drops every ``<svg>``)."""
+    ``assets/``, a search form that submits nowhere, and the site's own drawing (the
+    process diagram: the sanitiser drops every ``<svg>``)."""
     if tag == "svg":
         return attrs.get("class") in _SITE_SVG
     if tag == "script":
