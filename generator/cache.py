@@ -22,8 +22,9 @@ the *global key*: the generator's code, every template file, ``kb.toml``, the fi
 renderers in force and whether Pagefind is there. The *site key* adds the content pages and
 every entity's digest: when it and the output folder are unchanged, nothing is rendered and
 nothing written. An entity page's key adds the entity, the digests and paths of the
-entities it links to and of those linking to it, the databases (titles, fields, paths) and
-what each URL in its rich text and files resolves to. Other pages (home, database tables,
+entities it links to and of those linking to it, the databases (titles, fields, paths), the
+colours of its database's workflow states (``badges.py``: they depend on every state in use)
+and what each URL in its rich text and files resolves to. Other pages (home, database tables,
 content pages, sitemap, search index) are rendered whenever the site key changed and
 written only when their bytes did.
 """
@@ -308,6 +309,7 @@ def site_key(
 
 def entity_keys(plan: Any, base: str, digests: dict[str, bytes]) -> dict[str, str]:
     """Each entity page's key (see the module docstring), by page path."""
+    from .badges import state_tones
     from .render import ENTITY_PREFIX, PageLinks
 
     workspace, paths, backlinks = plan.workspace, plan.entity_paths, plan.backlinks
@@ -325,9 +327,10 @@ def entity_keys(plan: Any, base: str, digests: dict[str, bytes]) -> dict[str, st
             linking = [f.key for f in db.fields if f.kind.links_entities]
             texts = [f.key for f in db.fields if f.kind is FieldKind.RICH_TEXT]
             files = [f.key for f in db.fields if f.kind is FieldKind.FILES]
+            tones = json.dumps([state_tones(f, db.entities) for f in db.fields if f.kind is FieldKind.STATE]).encode()
             for entity in db.entities:
                 path, values = paths[entity.id], entity.values
-                parts = [path.encode(), digests[entity.id]]
+                parts = [path.encode(), digests[entity.id], tones]
                 for key in linking:
                     value = values.get(key)
                     for item in value if isinstance(value, list) else [value] if value else []:
