@@ -142,6 +142,21 @@ def test_a_rebuild_fetches_only_changed_entities_and_notices_deletions(project: 
     project.same_as_full_build()
 
 
+def test_a_new_workflow_state_recolours_the_other_pages_of_its_database(project: Project, fake: ff.FakeFibery):
+    """State colours depend on every state in use (``badges.py``): one entity taking a new
+    state can change the badges of pages whose entities did not change."""
+    project.build()
+    snapshot = fake.snapshot
+    guide = database(snapshot, "Guides")["entities"][0]
+    guide["values"]["state"] = {"name": "Archived"}
+    guide["modification_date"] = now()
+    fake.update_snapshot(snapshot)
+
+    project.build()
+
+    project.same_as_full_build()
+
+
 def test_an_unchanged_space_costs_two_requests_and_writes_no_file(project: Project, fake: ff.FakeFibery):
     first, _ = project.build()
     before, times = project.site(), project.times()
