@@ -100,6 +100,7 @@
     if (rows.length > shown) visible.push(showMore(rows.length));
     tbody.replaceChildren.apply(tbody, visible);
     if (pager) pager.hidden = true;
+    fits();
     setStatus(rows.length + " of " + allRows.length + (allRows.length === 1 ? " item" : " items") +
       (rows.length > shown ? ", showing the first " + shown : ""));
   }
@@ -136,6 +137,15 @@
     button.addEventListener("click", function () { sortBy(index); });
     th.appendChild(button);
   });
+
+  /* The "scroll sideways" hint (phones, CSS) only while the table is wider than its region. */
+  var wrap = table.closest(".table-wrap");
+  var hint = document.querySelector(".scroll-hint");
+  function fits() {
+    if (wrap && hint) hint.hidden = wrap.scrollWidth <= wrap.clientWidth + 1;
+  }
+  window.addEventListener("resize", fits);
+  fits();
 
   if (tools) {
     tools.hidden = false;
