@@ -86,7 +86,7 @@ def format_datetime(value: str) -> str:
     return f"{format_date(value)}, {moment:%H:%M} {zone}"
 
 
-_URL_BREAK = re.compile(r"(?<=[/?&=#])(?!/)|(?=[.\-_~])")
+_URL_BREAK = re.compile(r"(?<=[/?&=#_])(?!/)|(?=[.\-~])")
 
 
 def html_text(html: str) -> str:
@@ -97,7 +97,7 @@ def html_text(html: str) -> str:
 @functools.lru_cache(maxsize=4096)
 def wrap_url(url: str) -> Markup:
     """A URL as escaped text a line may break in at sensible points: after ``/``, ``?``,
-    ``&``, ``=`` and ``#``, before ``.``, ``-``, ``_`` and ``~`` (``<wbr>``), never mid-word."""
+    ``&``, ``=``, ``#`` and ``_``, before ``.``, ``-`` and ``~`` (``<wbr>``), never mid-word."""
     if len(url) <= 24:
         return escape(url)
     return Markup("<wbr>").join(escape(part) for part in _URL_BREAK.split(url) if part)
