@@ -1027,20 +1027,6 @@ class Registry:
         return _PLACEHOLDER.sub(one, text)
 
 
-# Each workflow's states in Fibery's order (``rank``), and which are final, as the live client
-# reads them from the workflow type: pages colour state badges by them.
-WORKFLOWS = {
-    "Draft": (0, False),
-    "In Review": (1, False),
-    "Approved": (2, True),
-    "Published": (2, True),
-    "Obsolete": (3, True),
-    "Operational": (0, False),
-    "Maintenance": (1, False),
-    "Retired": (2, True),
-}
-
-
 def _convert(value: Any, field: Field, registry: Registry) -> Any:
     """Turn an authored value into the model's shape for ``field.kind`` (see model.py)."""
     if value is None:
@@ -1052,10 +1038,7 @@ def _convert(value: Any, field: Field, registry: Registry) -> Any:
             "md": text,
             "html": markdown.markdown(text, extensions=MARKDOWN_EXTENSIONS),
         }
-    if kind is K.STATE:
-        rank, final = WORKFLOWS[value]
-        return {"name": value, "rank": rank, "final": final}
-    if kind is K.SELECT:
+    if kind in (K.STATE, K.SELECT):
         return {"name": value}
     if kind is K.MULTI_SELECT:
         return [{"name": name} for name in value]
