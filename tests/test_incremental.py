@@ -148,7 +148,7 @@ def test_a_new_workflow_state_recolours_the_other_pages_of_its_database(project:
     project.build()
     snapshot = fake.snapshot
     guide = database(snapshot, "Guides")["entities"][0]
-    guide["values"]["state"] = {"name": "Archived"}
+    guide["values"]["state"] = {"name": "Legal check"}  # open, and first seen before "In Review"
     guide["modification_date"] = now()
     fake.update_snapshot(snapshot)
 

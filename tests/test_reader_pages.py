@@ -44,6 +44,19 @@ def test_without_rank_states_follow_their_first_appearance_and_fibery_colours_wi
     assert badges._tone_of_colour("red") is None and badges._tone_of_colour("#zzzzzz") is None
 
 
+def test_without_a_word_from_fibery_the_usual_names_say_where_a_state_goes() -> None:
+    tones = badges.state_tones(
+        STATE,
+        _entities({"name": "Published"}, {"name": "In Review"}, {"name": "Draft"}, {"name": "Obsolete"}),
+    )
+    assert tones == {"Draft": "s-start", "In Review": "s-mid", "Published": "s-done", "Obsolete": "s-stop"}
+    # What Fibery says wins over the name.
+    assert badges.state_tones(STATE, _entities({"name": "Done", "final": False}, {"name": "X"})) == {
+        "Done": "s-start",
+        "X": "s-mid",
+    }
+
+
 def test_long_urls_wrap_after_separators_never_mid_word() -> None:
     url = "https://extension.example.edu/ipm/greenhouse-scouting?x=1&y=2"
     wrapped = wrap_url(url)
