@@ -190,10 +190,11 @@ class FiberyClient:
             cached = (await loading if loading else None) or {}
             syncs = self._usable(syncs, fetched, cached)
             full = [p for p in fetched if p.database.key not in syncs]
-            await asyncio.gather(
+            *ends, _ = await asyncio.gather(
                 *(self._fetch_all(session, plan, progress) for plan in full),
                 self._catch_up(session, list(syncs.values()), cached, progress),
             )
+            await self._confirm_ends(session, list(zip(full, ends, strict=True)), progress)
             complete_lists(fetched)
             for plan in plans:
                 infer_text_kinds(plan)
@@ -349,16 +350,18 @@ class FiberyClient:
             raise FiberyError(f"malformed data from Fibery: {plan.database.query} did not return a list")
         return rows
 
-    async def _fetch_all(self, session: Any, plan: DatabasePlan, progress: ProgressCallback | None) -> None:
-        """Page through one database; keep each entity once.
+    async def _fetch_all(
+        self, session: Any, plan: DatabasePlan, progress: ProgressCallback | None, offset: int = 0
+    ) -> int | None:
+        """Page through one database from ``offset``; keep each entity once. Returns None when
+        the database is complete, or the offset to check when its last page was short but of
+        a round length, which may be a silent cap (``_confirm_ends`` checks them together).
 
         Each request asks for one row more than a page: that extra row only tells whether
         another page exists, so a database of exactly k pages costs k requests, not k + 1.
-        A short page of a round length may be a silent cap: one more request makes sure. A
-        page that times out is asked again at half the size."""
-        seen: set[str] = set()
+        A page that times out is asked again at half the size."""
         entities = plan.database.entities
-        offset, size = 0, self.page_size
+        seen, before, size = {e.id for e in entities}, len(entities), self.page_size
         while True:
             rows = await self._page(session, plan, size + 1, offset)
             if rows is None:
@@ -377,10 +380,30 @@ class FiberyClient:
                 self.on_entities(plan.database, entities[arrived:])
             if progress:
                 progress(plan.database.title, len(entities))
-            if len(rows) <= size and not round_page(len(rows)):
-                self.stats.fetched += len(entities)
-                return
             offset += min(len(rows), size)
+            if len(rows) <= size:
+                self.stats.fetched += len(entities) - before
+                return offset if round_page(len(rows)) else None
+
+    async def _confirm_ends(
+        self, session: Any, ends: list[tuple[DatabasePlan, int | None]], progress: ProgressCallback | None
+    ) -> None:
+        """Ask, in one request, whether anything follows the short round pages; read on where
+        something does. A database of exactly 100 or 500 entities then costs one request
+        for the whole space, not one each."""
+        while pending := [(f"more{n}", plan, offset) for n, (plan, offset) in enumerate(ends) if offset is not None]:
+            fields = [
+                f"{alias}: {plan.database.query}(limit: 1, offset: {offset}"
+                + (f", orderBy: {{{plan.order_by}: ASC}}" if plan.order_by else "")
+                + ") { id }"
+                for alias, plan, offset in pending
+            ]
+            data = await self._execute(session, "query More { " + " ".join(fields) + " }", "checking the last pages")
+            ends = []
+            for alias, plan, offset in pending:
+                if isinstance(data, dict) and data.get(alias):
+                    log.info("%s: a short page of a round length had more after it", plan.database.title)
+                    ends.append((plan, await self._fetch_all(session, plan, progress, offset)))
 
     # ----------------------------------------------------------------------- incremental
 
@@ -440,7 +463,9 @@ class FiberyClient:
         for sync in syncs:
             assert sync.plan is not None
             if sync.refetch:
-                await self._fetch_all(session, sync.plan, progress)
+                await self._confirm_ends(
+                    session, {sync.plan: await self._fetch_all(session, sync.plan, progress)}, progress
+                )
                 continue
             self._merge(sync, cached[sync.plan.database.key])
             if progress:
