@@ -101,6 +101,7 @@ import html
 import itertools
 import json
 import mimetypes
+import os
 import re
 import socket
 import threading
@@ -111,6 +112,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
@@ -168,6 +170,7 @@ __all__ = [
     "hang",
     "pascal_case",
     "pluralize",
+    "real_sdl_dir",
     "rename_field",
     "rest_name_of",
     "rest_schema_from_sdl",
@@ -1378,7 +1381,7 @@ def rest_schema_from_sdl(schema: GraphQLSchema, space: str, options: RestOptions
         obj = schema.get_type(gql_name)
         assert isinstance(obj, GraphQLObjectType)
         fields = []
-        for fdef in obj.fields.values():
+        for fname, fdef in obj.fields.items():
             frest = rest_name_of(fdef.description)
             named = get_named_type(fdef.type)
             ftype = by_name.get(named.name) or _SDL_REST_TYPES.get(named.name, "fibery/text")
@@ -1386,7 +1389,7 @@ def rest_schema_from_sdl(schema: GraphQLSchema, space: str, options: RestOptions
             meta: dict[str, Any] = {"fibery/collection?": isinstance(get_nullable_type(fdef.type), GraphQLList)}
             if named.name in by_name and not by_name[named.name].startswith("fibery/"):
                 meta["fibery/relation"] = _uuid("rel", *sorted((rest, by_name[named.name])))
-            if fdef.name == "name":
+            if fname == "name":
                 meta["ui/title?"] = True
             fields.append(options.apply(rest, _rest_field(frest, ftype, **meta)))
         namespace = rest.split("/", 1)[0]
@@ -1494,6 +1497,17 @@ class _SpaceState:
     def matches_space(self, segment: str) -> bool:
         """Whether a URL path segment names this space (``_`` or lenient ``%20``)."""
         return space_url_name(unquote(segment)) == self.url_name
+
+
+def real_sdl_dir() -> Path | None:
+    """``shared/fibery-real`` (the schemas a live Fibery served), if it is on this machine.
+
+    It sits beside the project (``../shared`` from the project root: a worktree under the
+    shared folder's parent, or CI's checkout next to it); ``FIBERY_REAL_SDL`` overrides."""
+    here = Path(__file__).resolve()
+    beside = [here.parents[2], here.parents[1].parent, here.parents[1]]
+    candidates = [os.environ.get("FIBERY_REAL_SDL", ""), *(p / "shared" / "fibery-real" for p in beside)]
+    return next((Path(c) for c in candidates if c and (Path(c) / "things.graphql").is_file()), None)
 
 
 # --------------------------------------------------------------------------------------

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import difflib
 import json
+import re
 import subprocess
 import sys
 import time
@@ -11,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from graphql import build_client_schema, get_introspection_query, print_schema
+from graphql import build_client_schema, build_schema, get_introspection_query, print_schema, print_type
 
 try:
     from tests import fake_fibery as ff
@@ -660,3 +662,160 @@ def test_cli(tmp_path: Path):
     finally:
         proc.terminate()
         proc.wait(5)
+
+
+# -- conformance with the schemas a live Fibery served (shared/fibery-real) -------------
+
+REAL = ff.real_sdl_dir()
+needs_real = pytest.mark.skipif(REAL is None, reason="shared/fibery-real is not beside the project")
+MUTATION_SIDE = re.compile(r"^(Mutation|MutationResult|Entity|Doc|.*Operations|.*Input)$")
+"""Types only mutations use: the fake generates no mutations (DateRangeInput aside)."""
+
+
+def _field(key: str, title: str, kind: str, rest: str, target: str | None = None) -> dict:
+    return {"key": key, "title": title, "kind": kind, "rest_name": rest, "target": target}
+
+
+def _entity(i: int, name: str, **values: object) -> dict:
+    return {"id": f"00000000-0000-4000-8000-{i:012d}", "public_id": str(i), "name": name,
+            "creation_date": "2023-01-01T00:00:00.000Z", "modification_date": "2023-01-02T00:00:00.000Z",
+            "values": values}  # fmt: skip
+
+
+def _db(key: str, title: str, fields: list[dict], **extra: object) -> dict:
+    return {"key": key, "title": title, "query": "ignored", "web_name": title, "fields": fields,
+            "entities": [_entity(len(fields) + len(title), f"A {title}")], **extra}  # fmt: skip
+
+
+def things_space() -> dict:
+    """A snapshot shaped like the space of ``things.graphql`` (7 databases, Event's workflow)."""
+    desc = _field("description", "Description", "rich_text", "Things/description")
+    return {"version": 1, "fibery_url": "https://everything.fibery.io", "space": "Things", "databases": [
+        _db("doc", "Document", [_field("author", "Author", "text", "Things/Author"), desc]),
+        _db("email", "Email", [_field("description", "Description", "rich_text", "Things/Description")]),
+        _db("event", "Event", [
+            _field("contacts", "Contacts", "text", "Things/Contacts"), _field("end", "End", "datetime", "Things/End"),
+            _field("start", "Start", "datetime", "Things/Start"), _field("title", "Title", "text", "Things/Title"),
+            _field("allDay", "All day", "boolean", "Things/allDay"), desc,
+            _field("source", "Source", "text", "Things/source"), _field("url", "URL", "url", "Things/url"),
+            _field("state", "State", "state", "workflow/state")]),
+        _db("idea", "Idea", [desc]),
+        _db("person", "Person", [
+            _field("accountId", "Account Id", "text", "Things/accountId"), desc,
+            _field("email", "Email", "email", "Things/email"), _field("widget", "Widget", "text", "Things/widgetSrc")]),
+        _db("post", "Post", [desc]),
+        _db("thing", "Thing", [_field("description", "Description", "rich_text", "Things/Description")]),
+    ]}  # fmt: skip
+
+
+def things_relations_space() -> dict:
+    """A snapshot shaped like ``things_relations.graphql``: Thing -> Type and its inverse
+    collection, and a one-to-one relation into the space Ideation."""
+    return {"version": 1, "fibery_url": "https://everything.fibery.io", "space": "Things", "databases": [
+        _db("thing", "Thing", [
+            _field("description", "Description", "rich_text", "Things/Description"),
+            _field("idea", "Idea", "relation", "Things/Idea", "idea"),
+            _field("type", "Type", "relation", "Things/Type", "type")]),
+        _db("type", "Type", [_field("things", "Things", "collection", "Things/Things", "thing"),
+                             _field("description", "Description", "rich_text", "Things/description")]),
+        _db("idea", "Idea", [
+            _field("description", "Description", "rich_text", "Ideation/Description"),
+            _field("cases", "Number of Recent Cases", "number", "Ideation/Number of Recent Cases"),
+            _field("thing", "Thing", "relation", "Things/Thing", "thing"),
+            _field("state", "State", "state", "workflow/state")], rest_name="Ideation/Idea"),
+    ]}  # fmt: skip
+
+
+LEGACY = ["Document", "Idea", "Person", "Post", "Type"]
+"""Databases whose name field is the legacy ``Things/name`` in the real schemas."""
+
+
+@needs_real
+@pytest.mark.parametrize(
+    ("sdl_file", "snapshot"),
+    [("things.graphql", things_space), ("things_relations.graphql", things_relations_space)],
+)
+def test_generated_schema_is_the_real_one_type_by_type(sdl_file, snapshot):
+    real = build_schema((REAL / sdl_file).read_text())
+    snap = snapshot()
+    snap["databases"][-1]["entities"][0]["values"]["cases"] = 3  # an Int field where there is one
+    mine = FakeFibery(snap, legacy_names=LEGACY if sdl_file == "things.graphql" else ["Type"]).schema
+    real_types = {n for n in real.type_map if not n.startswith("__") and not MUTATION_SIDE.match(n)}
+    mine_types = {n for n in mine.type_map if not n.startswith("__")} - {"DateRangeInput"}
+    assert mine_types == real_types
+    diffs = []
+    for name in sorted(real_types | {"DateRangeInput"}):
+        want, got = print_type(real.get_type(name)), print_type(mine.get_type(name))
+        if want != got:
+            diffs.append(
+                "\n".join(difflib.unified_diff(want.splitlines(), got.splitlines(), name, "fake", lineterm=""))
+            )
+    assert diffs == [], "\n\n".join(diffs)
+    assert real.query_type.fields["findThings"].description == mine.query_type.fields["findThings"].description
+
+
+@needs_real
+def test_the_real_shape_in_words():
+    """The rules the type-by-type comparison checks, spelt out (so a failure says which)."""
+    mine = FakeFibery(things_relations_space(), legacy_names=["Type"]).schema
+    thing, type_ = mine.get_type("ThingsThing"), mine.get_type("ThingsType")
+    assert type_.fields["things"].description == "Things/Things. By default, the inner list is limited by 100 records"
+    assert list(type_.fields["things"].args)[:2] == ["orderBy", "limit"] and "offset" not in type_.fields["things"].args
+    assert list(mine.query_type.fields["findThings"].args)[:3] == ["orderBy", "limit", "offset"]
+    assert str(mine.get_type("ThingsThingOrder").fields["createdBy"].type) == "FiberyUserOrder"
+    assert str(thing.fields["idea"].type) == "IdeationIdea" and "findIdeas" not in mine.query_type.fields
+    assert mine.get_type("ThingsThingFilter").fields["type"].description == "Things/Type"
+
+
+# -- serving an SDL verbatim, and the in-process door -----------------------------------
+
+
+@needs_real
+def test_from_sdl_serves_rows_with_fibery_paging(client):
+    things = [{"id": f"t{i}", "publicId": str(i), "name": f"Thing {i}", "createdBy": {"name": "Ada", "email": "a@x"}}
+              for i in range(1, 151)]  # fmt: skip
+    chairs = {"id": "ty1", "publicId": "1", "name": "Chairs", "things": things}
+    for t in things:
+        t["type"] = chairs
+    sdl = (REAL / "things_relations.graphql").read_text()
+    rows = {"ThingsThing": things, "ThingsType": [chairs]}
+    with FakeFibery.from_sdl(sdl, space="Things", rows=rows, rate_limit=None) as f:
+        assert f.graphql_url.endswith("/api/graphql/space/Things")
+        assert print_schema(f.schema) == print_schema(build_schema(sdl))  # verbatim
+        assert len(data(gql(client, f, "{ findThings { id } }"))["findThings"]) == 100
+        assert len(data(gql(client, f, "{ findThings(limit: 500) { id } }"))["findThings"]) == 150
+        q = "{ findTypes { name things { id } some: things(limit: 200) { id } } }"
+        chairs_out = data(gql(client, f, q))["findTypes"][0]
+        assert (len(chairs_out["things"]), len(chairs_out["some"])) == (100, 150)
+        q = '{ findThings(name: {is: "Thing 7"}, type: {name: {is: "Chairs"}}) { publicId type { name } } }'
+        assert data(gql(client, f, q))["findThings"] == [{"publicId": "7", "type": {"name": "Chairs"}}]
+        assert data(gql(client, f, "{ me { email } }"))["me"]["email"] == "fake.user@example.com"
+        r = client.post(f"{f.url}/api/graphql/space/Nope", json={"query": "{ findThings { id } }"}, headers=AUTH)
+        assert r.status_code == 400  # me-only schema there
+        rest = client.get(f"{f.url}/api/schema", headers=AUTH).json()
+        types = {t["fibery/name"]: t for t in rest["fibery/types"]}
+        assert {"Things/Thing", "Things/Type", "Ideation/Idea", "workflow/state_Ideation/Idea"} <= set(types)
+        fields = {x["fibery/name"]: x for x in types["Things/Type"]["fibery/fields"]}
+        assert fields["Things/Things"]["fibery/type"] == "Things/Thing"
+        assert fields["Things/Things"]["fibery/meta"]["fibery/collection?"] is True
+        assert fields["Things/description"]["fibery/type"] == "Collaboration~Documents/Document"
+        assert fields["fibery/created-by"]["fibery/type"] == "fibery/user"
+        assert types["Things/Type"]["fibery/meta"]["fibery/domain?"] is True
+        assert types["workflow/state_Ideation/Idea"]["fibery/meta"]["fibery/enum?"] is True
+        assert types["fibery/user"]["fibery/meta"]["fibery/domain?"] is True
+
+
+def test_in_process_door_is_the_server_without_a_socket():
+    f = FakeFibery(SNAPSHOT, rate_limit=None)
+    r = f.handle("POST", f"https://acme.fibery.io{f.space_path}", AUTH, {"query": "{ findTasks(limit: 2) { name } }"})
+    assert (r.status, r.json_body()) == (200, {"data": {"findTasks": [{"name": "Task 000"}, {"name": "Task 001"}]}})
+    assert f.handle("GET", "/api/schema").status == 401
+    assert f.stats.total == 2 and f.stats.count(operation="findTasks") == 1
+    f.faults.append(ff.hang())
+    with pytest.raises(TimeoutError):
+        f.handle("POST", f.space_path, AUTH, {"query": "{ me { name } }"})
+    transport = httpx.MockTransport(f.httpx_handler)
+    with httpx.Client(transport=transport, base_url="https://acme.fibery.io") as c:
+        got = c.post(f.space_path, json={"query": "{ me { email } }"}, headers=AUTH)
+        assert got.json() == {"data": {"me": {"email": "fake.user@example.com"}}}
+        assert c.get("/api/files/sec-1", headers=AUTH).content == PNG
