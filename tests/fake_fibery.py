@@ -1499,6 +1499,27 @@ class _SpaceState:
         return space_url_name(unquote(segment)) == self.url_name
 
 
+def _sdl_state(
+    rows: dict[str, list[dict[str, Any]]],
+    files: dict[str, str] | None,
+    *,
+    sdl: str,
+    space: str,
+    rest_schema: dict[str, Any] | None,
+    rest: RestOptions | None,
+    me: dict[str, Any],
+    root_cap: int | None,
+    max_limit: int | None,
+    inner: int | None,
+) -> _SpaceState:
+    """The state of a ``from_sdl`` fake: ``sdl`` built verbatim, serving ``rows``."""
+    schema = attach_resolvers(
+        build_schema(sdl), dict(rows), me, inner_default=inner, max_limit=max_limit, root_cap=root_cap
+    )
+    document = rest_schema if rest_schema is not None else rest_schema_from_sdl(schema, space, rest)
+    return _SpaceState(space, schema, document, me=me, files=files)
+
+
 def real_sdl_dir() -> Path | None:
     """``shared/fibery-real`` (the schemas a live Fibery served), if it is on this machine.
 
@@ -1898,6 +1919,7 @@ class FakeFibery:
         self._stopping = threading.Event()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self._sdl: dict[str, Any] | None = None
         if _state is not None:
             self._snapshot, self._state = None, _state
         else:
@@ -1929,13 +1951,20 @@ class FakeFibery:
         contents by secret. Other keyword arguments are ``FakeFibery``'s."""
         me = me or {"active": True, "id": _uuid("user", "me"), "publicId": "1", "name": "Fake User",
                     "email": kwargs.get("email", "fake.user@example.com")}  # fmt: skip
-        schema = attach_resolvers(
-            build_schema(sdl), dict(rows or {}), me, inner_default=collection_default_limit, max_limit=max_limit,
-            root_cap=root_cap,
-        )  # fmt: skip
-        document = rest_schema if rest_schema is not None else rest_schema_from_sdl(schema, space, rest)
-        state = _SpaceState(space, schema, document, me=me, files=files)
-        return cls(None, _state=state, rest=rest, **kwargs)
+        sdl_args = {"sdl": sdl, "space": space, "rest_schema": rest_schema, "rest": rest, "me": me,
+                    "root_cap": root_cap, "max_limit": max_limit, "inner": collection_default_limit}  # fmt: skip
+        fake = cls(None, _state=_sdl_state(rows or {}, files, **sdl_args), rest=rest, **kwargs)
+        fake._sdl = sdl_args
+        return fake
+
+    def update_rows(self, rows: dict[str, list[dict[str, Any]]], files: dict[str, str] | None = None) -> None:
+        """Serve other ``rows`` (and ``files``) from now on (``from_sdl`` fakes), e.g. rows that
+        link to ``fake.url``, known once the server runs."""
+        if self._sdl is None:
+            raise RuntimeError("update_rows is for fakes made with from_sdl; use update_snapshot")
+        state = _sdl_state(rows, files, **self._sdl)
+        with self._lock:
+            self._state = state
 
     # -- data ------------------------------------------------------------------------
 
