@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -79,6 +80,12 @@ class RestField:
     def volatile(self) -> bool:
         """Computed from other entities: may change while this one's ``modificationDate`` does not."""
         return bool(self.meta.get("formula/formula?") or self.meta.get("formula/lookup?"))
+
+    @property
+    def order(self) -> float:
+        """Where Fibery's entity view shows the field (GraphQL lists fields by name instead)."""
+        value = self.meta.get("ui/object-editor-order")
+        return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else math.inf
 
     @property
     def relation(self) -> str | None:
@@ -148,6 +155,8 @@ class FieldPlan:
     """May change without the entity's ``modificationDate`` (collections, formulas, lookups)."""
     relation: str | None = None
     """REST's relation id, shared by both ends of a relation."""
+    order: float = math.inf
+    """Fibery's order of the field in its entity view, when REST gives it."""
     limited: bool = False
     """A nested list asked for ``COLLECTION_LIMIT`` items: one that long may be cut short."""
 
@@ -331,6 +340,7 @@ def _field_plan(
         described=rest_field is not None,
         volatile=kind is FieldKind.COLLECTION or bool(rest_field and rest_field.volatile),
         relation=rest_field.relation if rest_field else None,
+        order=rest_field.order if rest_field else math.inf,
         limited="(limit:" in selection,
     )
     return plan, (fname, classified[0].value, target)
@@ -353,6 +363,8 @@ def discover(schema: GraphQLSchema, space: str, rest: RestSchema, formats: tuple
             if planned is not None:
                 fields.append(planned[0])
                 shape.append(planned[1])
+        # Fibery's own order where REST gives it; GraphQL's (by REST name) for the rest.
+        fields.sort(key=lambda p: p.order)
         database = Database(
             key=type_.name,
             title=database_title(type_rest),
