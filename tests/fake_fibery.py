@@ -182,6 +182,7 @@ __all__ = [
 ]
 
 DEFAULT_LIMIT = 100
+"""Fibery's default page: root ``find…`` queries and nested collections without ``limit``."""
 
 
 # --------------------------------------------------------------------------------------
@@ -878,8 +879,8 @@ def attach_resolvers(
     rows: dict[str, list[dict[str, Any]]],
     me: dict[str, Any],
     *,
-    root_default: int | None = 100,
-    inner_default: int | None = 100,
+    root_default: int | None = DEFAULT_LIMIT,
+    inner_default: int | None = DEFAULT_LIMIT,
     max_limit: int | None = None,
     root_cap: int | None = None,
 ) -> GraphQLSchema:
@@ -2458,22 +2459,32 @@ def drop_database(db_title: str) -> Fault:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python tests/fake_fibery.py SNAPSHOT.json [--port N] [--token T] ...``"""
-    parser = argparse.ArgumentParser(description="Serve a Fibery snapshot as a fake Fibery API.")
-    parser.add_argument("snapshot", help="workspace snapshot JSON")
+    """``python tests/fake_fibery.py SNAPSHOT.json [--port N] [--token T] ...`` or
+    ``python tests/fake_fibery.py --sdl ../shared/fibery-real/things.graphql --space Things``."""
+    parser = argparse.ArgumentParser(description="Serve a Fibery snapshot (or an SDL) as a fake Fibery API.")
+    parser.add_argument("snapshot", nargs="?", help="workspace snapshot JSON")
+    parser.add_argument("--sdl", help="serve this GraphQL SDL verbatim (no rows) instead of a snapshot")
+    parser.add_argument("--space", default="Things", help="the space an --sdl is served as")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--token", default="test-token")
     parser.add_argument("--rate-limit", type=float, default=3.0, help="requests/s per token; 0 = off")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds before each answer")
     parser.add_argument("--max-limit", type=int, default=None)
+    parser.add_argument("--root-cap", type=int, default=None, help="silently cap root pages at this many rows")
+    parser.add_argument("--unknown-space", choices=("me-only", "404", "500"), default="me-only")
     args = parser.parse_args(argv)
-    with open(args.snapshot, encoding="utf-8") as fh:
-        snapshot = json.load(fh)
-    fake = FakeFibery(
-        snapshot, token=args.token, rate_limit=args.rate_limit or None, latency=args.latency,
-        max_limit=args.max_limit, host=args.host, port=args.port,
-    )  # fmt: skip
+    options = {"token": args.token, "rate_limit": args.rate_limit or None, "latency": args.latency,
+               "max_limit": args.max_limit, "root_cap": args.root_cap, "unknown_space": args.unknown_space,
+               "host": args.host, "port": args.port}  # fmt: skip
+    if args.sdl:
+        with open(args.sdl, encoding="utf-8") as fh:
+            fake = FakeFibery.from_sdl(fh.read(), space=args.space, **options)
+    elif args.snapshot:
+        with open(args.snapshot, encoding="utf-8") as fh:
+            fake = FakeFibery(json.load(fh), **options)
+    else:
+        parser.error("give a snapshot or --sdl")
     with fake:
         print(fake.url, flush=True)
         print(f"GraphQL: {fake.graphql_url}  (Authorization: Token {args.token})", flush=True)

@@ -819,3 +819,20 @@ def test_in_process_door_is_the_server_without_a_socket():
         got = c.post(f.space_path, json={"query": "{ me { email } }"}, headers=AUTH)
         assert got.json() == {"data": {"me": {"email": "fake.user@example.com"}}}
         assert c.get("/api/files/sec-1", headers=AUTH).content == PNG
+
+
+@needs_real
+def test_cli_serves_an_sdl():
+    proc = subprocess.Popen(
+        [sys.executable, str(Path(ff.__file__)), "--sdl", str(REAL / "things.graphql"), "--space", "Things",
+         "--rate-limit", "0"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        url = proc.stdout.readline().strip()
+        r = httpx.post(f"{url}/api/graphql/space/Things", json={"query": "{ findPeople { id } me { name } }"},
+                       headers=AUTH)  # fmt: skip
+        assert r.json() == {"data": {"findPeople": [], "me": {"name": "Fake User"}}}
+    finally:
+        proc.terminate()
+        proc.wait(5)
