@@ -406,6 +406,8 @@ class _FieldSpec:
         return None
 
     db_rest: str = ""
+    rest_meta: dict[str, Any] = field(default_factory=dict)
+    """Extra REST field meta from the snapshot field (fake-only keys, see ``_snapshot_meta``)."""
 
 
 @dataclass
@@ -483,6 +485,19 @@ def _default_rest(space: str, f: dict[str, Any], *, legacy: bool, tilde: bool) -
     return f"{space}/{rest_title(f['title'], legacy=legacy, tilde=tilde)}"
 
 
+def _snapshot_meta(f: dict[str, Any]) -> dict[str, Any]:
+    """REST meta a snapshot field asks for with keys only the fake reads (``Workspace``
+    forbids them, so use them in snapshots made for the fake): ``"formula": true`` ->
+    ``formula/formula?``, ``"lookup": true`` -> ``formula/lookup?``, ``"rest_meta": {...}``
+    as is (e.g. ``{"ui/type": "phone"}``)."""
+    meta = dict(f.get("rest_meta") or {})
+    if f.get("formula"):
+        meta["formula/formula?"] = True
+    if f.get("lookup"):
+        meta["formula/lookup?"] = True
+    return meta
+
+
 def _number_type(db: dict[str, Any], key: str) -> str:
     """``Int`` when every value of a number field is a 32-bit integer (and one exists)."""
     values = [(e.get("values") or {}).get(key) for e in db.get("entities", [])]
@@ -505,7 +520,9 @@ def _derive_fields(space: str, db_rest: str, db: dict[str, Any], *, legacy: bool
             n += 1
             name = f"{base}{n}"
         used.add(name)
-        spec = _FieldSpec(f["title"], f["key"], f["kind"], rest, name, f.get("target"), db_rest=db_rest)
+        spec = _FieldSpec(
+            f["title"], f["key"], f["kind"], rest, name, f.get("target"), db_rest=db_rest, rest_meta=_snapshot_meta(f)
+        )
         if f["kind"] == "number":
             spec.number_type = _number_type(db, f["key"])
         out.append(spec)
@@ -1284,6 +1301,9 @@ def _rest_db_fields(db: _DbSpec, extra: dict[str, dict], options: RestOptions) -
         elif f.target is not None:
             meta = {"fibery/relation": _uuid("rel", db.rest_name, f.rest_name), "fibery/collection?": f.is_collection}
             fields.append(_rest_field(f.rest_name, f.target.rest_name, **meta))
+    extra_meta = {f.rest_name: f.rest_meta for f in db.fields if f.rest_meta}
+    for entry in fields:
+        entry["fibery/meta"].update(extra_meta.get(entry["fibery/name"], {}))
     return [options.apply(db.rest_name, e) for e in fields]
 
 

@@ -534,6 +534,11 @@ def test_rest_and_name_quirks():
     task_type = next(t for t in plain.rest_schema["fibery/types"] if t["fibery/name"] == "Café Space/Task")
     task = {x["fibery/name"]: x for x in task_type["fibery/fields"]}
     assert task["Café Space/Effort"]["fibery/meta"]["formula/formula?"] is True
+    snap = _snapshot()
+    snap["databases"][2]["fields"][0].update(lookup=True, rest_meta={"ui/type": "phone"})
+    task_type = next(t for t in FakeFibery(snap).rest_schema["fibery/types"] if t["fibery/name"] == "Café Space/Task")
+    effort = next(x for x in task_type["fibery/fields"] if x["fibery/name"] == "Café Space/Effort")
+    assert effort["fibery/meta"]["formula/lookup?"] is True and effort["fibery/meta"]["ui/type"] == "phone"
 
 
 def test_files(fake, client):
