@@ -33,6 +33,10 @@ punctuation, ``~``, ``/``, ``_``, case changes and digit runs separate words):
   ``SchemaOptions.legacy`` makes generated names lower-case legacy (``Things/name``),
   ``tilde`` writes spaces as ``~`` (``Tasks/Actual~Finish``).
 * field name: camelCase of the REST name after the ``/`` (``allDay``, ``createdBy``).
+* snapshot keys only the fake reads (``Workspace`` forbids them; use them in snapshots made
+  for the fake): a field's ``formula``/``lookup`` (``formula/formula?``/``formula/lookup?`` in
+  REST) and ``rest_meta`` (any REST field meta, e.g. ``{"ui/type": "phone"}``); an entity's
+  ``rank``. ``RestOptions`` does the same per ``(REST type, REST field)`` from outside.
 * field order: ``id publicId creationDate modificationDate rank createdBy``, then every other
   field (``name`` included) sorted by REST name, as in the real SDL.
 * descriptions: type ``Available fields and relations for Things/Event``, filter ``Filter for
