@@ -33,6 +33,10 @@ punctuation, ``~``, ``/``, ``_``, case changes and digit runs separate words):
   ``SchemaOptions.legacy`` makes generated names lower-case legacy (``Things/name``),
   ``tilde`` writes spaces as ``~`` (``Tasks/Actual~Finish``).
 * field name: camelCase of the REST name after the ``/`` (``allDay``, ``createdBy``).
+* snapshot keys only the fake reads (``Workspace`` forbids them; use them in snapshots made
+  for the fake): a field's ``formula``/``lookup`` (``formula/formula?``/``formula/lookup?`` in
+  REST) and ``rest_meta`` (any REST field meta, e.g. ``{"ui/type": "phone"}``); an entity's
+  ``rank``. ``RestOptions`` does the same per ``(REST type, REST field)`` from outside.
 * field order: ``id publicId creationDate modificationDate rank createdBy``, then every other
   field (``name`` included) sorted by REST name, as in the real SDL.
 * descriptions: type ``Available fields and relations for Things/Event``, filter ``Filter for
@@ -182,6 +186,7 @@ __all__ = [
 ]
 
 DEFAULT_LIMIT = 100
+"""Fibery's default page: root ``find…`` queries and nested collections without ``limit``."""
 
 
 # --------------------------------------------------------------------------------------
@@ -405,6 +410,8 @@ class _FieldSpec:
         return None
 
     db_rest: str = ""
+    rest_meta: dict[str, Any] = field(default_factory=dict)
+    """Extra REST field meta from the snapshot field (fake-only keys, see ``_snapshot_meta``)."""
 
 
 @dataclass
@@ -482,6 +489,19 @@ def _default_rest(space: str, f: dict[str, Any], *, legacy: bool, tilde: bool) -
     return f"{space}/{rest_title(f['title'], legacy=legacy, tilde=tilde)}"
 
 
+def _snapshot_meta(f: dict[str, Any]) -> dict[str, Any]:
+    """REST meta a snapshot field asks for with keys only the fake reads (``Workspace``
+    forbids them, so use them in snapshots made for the fake): ``"formula": true`` ->
+    ``formula/formula?``, ``"lookup": true`` -> ``formula/lookup?``, ``"rest_meta": {...}``
+    as is (e.g. ``{"ui/type": "phone"}``)."""
+    meta = dict(f.get("rest_meta") or {})
+    if f.get("formula"):
+        meta["formula/formula?"] = True
+    if f.get("lookup"):
+        meta["formula/lookup?"] = True
+    return meta
+
+
 def _number_type(db: dict[str, Any], key: str) -> str:
     """``Int`` when every value of a number field is a 32-bit integer (and one exists)."""
     values = [(e.get("values") or {}).get(key) for e in db.get("entities", [])]
@@ -504,7 +524,9 @@ def _derive_fields(space: str, db_rest: str, db: dict[str, Any], *, legacy: bool
             n += 1
             name = f"{base}{n}"
         used.add(name)
-        spec = _FieldSpec(f["title"], f["key"], f["kind"], rest, name, f.get("target"), db_rest=db_rest)
+        spec = _FieldSpec(
+            f["title"], f["key"], f["kind"], rest, name, f.get("target"), db_rest=db_rest, rest_meta=_snapshot_meta(f)
+        )
         if f["kind"] == "number":
             spec.number_type = _number_type(db, f["key"])
         out.append(spec)
@@ -878,8 +900,8 @@ def attach_resolvers(
     rows: dict[str, list[dict[str, Any]]],
     me: dict[str, Any],
     *,
-    root_default: int | None = 100,
-    inner_default: int | None = 100,
+    root_default: int | None = DEFAULT_LIMIT,
+    inner_default: int | None = DEFAULT_LIMIT,
     max_limit: int | None = None,
     root_cap: int | None = None,
 ) -> GraphQLSchema:
@@ -1283,6 +1305,9 @@ def _rest_db_fields(db: _DbSpec, extra: dict[str, dict], options: RestOptions) -
         elif f.target is not None:
             meta = {"fibery/relation": _uuid("rel", db.rest_name, f.rest_name), "fibery/collection?": f.is_collection}
             fields.append(_rest_field(f.rest_name, f.target.rest_name, **meta))
+    extra_meta = {f.rest_name: f.rest_meta for f in db.fields if f.rest_meta}
+    for entry in fields:
+        entry["fibery/meta"].update(extra_meta.get(entry["fibery/name"], {}))
     return [options.apply(db.rest_name, e) for e in fields]
 
 
@@ -2458,22 +2483,32 @@ def drop_database(db_title: str) -> Fault:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python tests/fake_fibery.py SNAPSHOT.json [--port N] [--token T] ...``"""
-    parser = argparse.ArgumentParser(description="Serve a Fibery snapshot as a fake Fibery API.")
-    parser.add_argument("snapshot", help="workspace snapshot JSON")
+    """``python tests/fake_fibery.py SNAPSHOT.json [--port N] [--token T] ...`` or
+    ``python tests/fake_fibery.py --sdl ../shared/fibery-real/things.graphql --space Things``."""
+    parser = argparse.ArgumentParser(description="Serve a Fibery snapshot (or an SDL) as a fake Fibery API.")
+    parser.add_argument("snapshot", nargs="?", help="workspace snapshot JSON")
+    parser.add_argument("--sdl", help="serve this GraphQL SDL verbatim (no rows) instead of a snapshot")
+    parser.add_argument("--space", default="Things", help="the space an --sdl is served as")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--token", default="test-token")
     parser.add_argument("--rate-limit", type=float, default=3.0, help="requests/s per token; 0 = off")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds before each answer")
     parser.add_argument("--max-limit", type=int, default=None)
+    parser.add_argument("--root-cap", type=int, default=None, help="silently cap root pages at this many rows")
+    parser.add_argument("--unknown-space", choices=("me-only", "404", "500"), default="me-only")
     args = parser.parse_args(argv)
-    with open(args.snapshot, encoding="utf-8") as fh:
-        snapshot = json.load(fh)
-    fake = FakeFibery(
-        snapshot, token=args.token, rate_limit=args.rate_limit or None, latency=args.latency,
-        max_limit=args.max_limit, host=args.host, port=args.port,
-    )  # fmt: skip
+    options = {"token": args.token, "rate_limit": args.rate_limit or None, "latency": args.latency,
+               "max_limit": args.max_limit, "root_cap": args.root_cap, "unknown_space": args.unknown_space,
+               "host": args.host, "port": args.port}  # fmt: skip
+    if args.sdl:
+        with open(args.sdl, encoding="utf-8") as fh:
+            fake = FakeFibery.from_sdl(fh.read(), space=args.space, **options)
+    elif args.snapshot:
+        with open(args.snapshot, encoding="utf-8") as fh:
+            fake = FakeFibery(json.load(fh), **options)
+    else:
+        parser.error("give a snapshot or --sdl")
     with fake:
         print(fake.url, flush=True)
         print(f"GraphQL: {fake.graphql_url}  (Authorization: Token {args.token})", flush=True)

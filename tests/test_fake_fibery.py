@@ -534,6 +534,11 @@ def test_rest_and_name_quirks():
     task_type = next(t for t in plain.rest_schema["fibery/types"] if t["fibery/name"] == "Café Space/Task")
     task = {x["fibery/name"]: x for x in task_type["fibery/fields"]}
     assert task["Café Space/Effort"]["fibery/meta"]["formula/formula?"] is True
+    snap = _snapshot()
+    snap["databases"][2]["fields"][0].update(lookup=True, rest_meta={"ui/type": "phone"})
+    task_type = next(t for t in FakeFibery(snap).rest_schema["fibery/types"] if t["fibery/name"] == "Café Space/Task")
+    effort = next(x for x in task_type["fibery/fields"] if x["fibery/name"] == "Café Space/Effort")
+    assert effort["fibery/meta"]["formula/lookup?"] is True and effort["fibery/meta"]["ui/type"] == "phone"
 
 
 def test_files(fake, client):
@@ -819,3 +824,20 @@ def test_in_process_door_is_the_server_without_a_socket():
         got = c.post(f.space_path, json={"query": "{ me { email } }"}, headers=AUTH)
         assert got.json() == {"data": {"me": {"email": "fake.user@example.com"}}}
         assert c.get("/api/files/sec-1", headers=AUTH).content == PNG
+
+
+@needs_real
+def test_cli_serves_an_sdl():
+    proc = subprocess.Popen(
+        [sys.executable, str(Path(ff.__file__)), "--sdl", str(REAL / "things.graphql"), "--space", "Things",
+         "--rate-limit", "0"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        url = proc.stdout.readline().strip()
+        r = httpx.post(f"{url}/api/graphql/space/Things", json={"query": "{ findPeople { id } me { name } }"},
+                       headers=AUTH)  # fmt: skip
+        assert r.json() == {"data": {"findPeople": [], "me": {"name": "Fake User"}}}
+    finally:
+        proc.terminate()
+        proc.wait(5)
