@@ -394,6 +394,7 @@ class _FieldSpec:
     target_key: str | None = None
     target: _DbSpec | None = None
     number_type: str = "Float"  # "Int" when every value is a 32-bit integer
+    ui_order: int = 0  # where the snapshot (Fibery's entity view) puts it; REST ui/object-editor-order
 
     @property
     def is_collection(self) -> bool:
@@ -529,6 +530,7 @@ def _derive_fields(space: str, db_rest: str, db: dict[str, Any], *, legacy: bool
         )
         if f["kind"] == "number":
             spec.number_type = _number_type(db, f["key"])
+        spec.ui_order = len(out)
         out.append(spec)
     return sorted(out, key=lambda s: s.rest_name)
 
@@ -1277,6 +1279,20 @@ class RestOptions:
         return entry
 
 
+def _relation_id(db: _DbSpec, f: _FieldSpec) -> str:
+    """The ``fibery/relation`` id, which both ends of a relation share in Fibery. A snapshot
+    does not pair its fields, so the fake pairs a field with the one field of its target that
+    points back, when there is exactly one on each side; any other field is a relation alone."""
+    target = f.target
+    assert target is not None
+    back = [g for g in target.fields if g.target is db]
+    mine = [g for g in db.fields if g.target is target]
+    if len(back) == 1 and len(mine) == 1 and target is not db:
+        ends = sorted([(db.rest_name, f.rest_name), (target.rest_name, back[0].rest_name)])
+        return _uuid("rel", *ends[0], *ends[1])
+    return _uuid("rel", db.rest_name, f.rest_name)
+
+
 def _rest_db_fields(db: _DbSpec, extra: dict[str, dict], options: RestOptions) -> list[dict[str, Any]]:
     """The ``fibery/fields`` of one database; enum types it needs go into ``extra``."""
     fields = _system_fields()
@@ -1303,10 +1319,14 @@ def _rest_db_fields(db: _DbSpec, extra: dict[str, dict], options: RestOptions) -
                 meta["fibery/required?"] = True
             fields.append(_rest_field(f.rest_name, f.enum_rest, **meta))
         elif f.target is not None:
-            meta = {"fibery/relation": _uuid("rel", db.rest_name, f.rest_name), "fibery/collection?": f.is_collection}
+            meta = {"fibery/relation": _relation_id(db, f), "fibery/collection?": f.is_collection}
             fields.append(_rest_field(f.rest_name, f.target.rest_name, **meta))
     extra_meta = {f.rest_name: f.rest_meta for f in db.fields if f.rest_meta}
-    for entry in fields:
+    # Fibery's entity view order, which REST gives and GraphQL (sorted by name) does not:
+    # the snapshot's order of fields, after the system fields.
+    order = {f.rest_name: len(_system_fields()) + f.ui_order for f in db.fields}
+    for n, entry in enumerate(fields):
+        entry["fibery/meta"]["ui/object-editor-order"] = order.get(entry["fibery/name"], n)
         entry["fibery/meta"].update(extra_meta.get(entry["fibery/name"], {}))
     return [options.apply(db.rest_name, e) for e in fields]
 

@@ -17,8 +17,7 @@ import pytest
 from generator.build import build
 from generator.config import SiteConfig
 from generator.errors import ConfigError
-from generator.model import referenced_files
-from generator.model import Workspace
+from generator.model import Workspace, referenced_files
 from generator.publish import apply_publish_rules, select_databases
 
 from . import fake_fibery as ff
