@@ -395,3 +395,20 @@ def test_retry_after_is_capped_and_a_date_without_zone_is_no_date(caplog) -> Non
     assert server_time({"date": "Tue, 01 Dec 2026 10:00:00 -0000"}) is None
     assert server_time({"date": "Tue, 01 Dec 2026 10:00:00 GMT"}) is not None
     assert server_time({"date": "garbage"}) is None
+
+
+def test_file_downloads_follow_redirects_without_the_token_leaving_the_workspace() -> None:
+    post = row(1, description={"html": f'<img src="{URL}/api/files/sec-1">'})
+    fake = RealFibery(sdl("things.graphql"), {"findPosts": [post]})
+    with serve(fake) as mock:
+        mock.get(f"{URL}/api/files/sec-1").mock(
+            return_value=httpx.Response(302, headers={"Location": "https://files.example/blob/sec-1"})
+        )
+        elsewhere = mock.get("https://files.example/blob/sec-1").mock(
+            return_value=httpx.Response(
+                200, content=b"\x89PNG\r\n\x1a\n" + b"0" * 64, headers={"Content-Type": "image/png"}
+            )
+        )
+        workspace = client().fetch_workspace()
+    assert "sec-1" in workspace.files
+    assert elsewhere.called and "authorization" not in elsewhere.calls.last.request.headers
