@@ -4,10 +4,8 @@ files whose bytes changed.
 Everything lives under ``cache_dir`` of ``kb.toml`` (default ``.cache/fibery-kb/``, ignored
 by git)::
 
-    fetch/<space>-<hash>/meta.json      per (Fibery URL, space): schema hash, REST schema and
-                                        its ETag, each database's list query, fingerprint and
-                                        modificationDate bound, the time of the last build
-    fetch/<space>-<hash>/entities.jsonl the entities of the last fetch, one database a line
+    fetch/<space>-<hash>/               per (Fibery URL, space): the fetch cache, owned by
+                                        the Fibery client (``fibery/fetchcache.py``)
     render/<hash>.json                  per output folder: the key each page was rendered
                                         from and each file's digest, size and mtime
     files/                              downloaded files (``files.py``)
@@ -35,140 +33,26 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from . import __version__
 from .config import SiteConfig
 from .fields import FieldRenderers, clean_html, link_urls, rich_text_html
 from .files import write_atomically
-from .model import Entity, FieldKind, Workspace
+from .model import FieldKind, Workspace
 from .naming import slugify
 
 log = logging.getLogger(__name__)
 
-FETCH_CACHE_VERSION = 1
 RENDER_CACHE_VERSION = 1
-_ENTITIES = TypeAdapter(list[Entity])
-
-
-def _write_lines(path: Path, entities: dict[str, list[Entity]]) -> str:
-    """Write one ``key<TAB>[entities]`` line per database, atomically; return the sha256."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    digest = hashlib.sha256()
-    try:
-        with os.fdopen(handle, "wb") as out:
-            for key, items in entities.items():
-                line = key.encode() + b"\t" + _ENTITIES.dump_json(items) + b"\n"
-                digest.update(line)
-                out.write(line)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return digest.hexdigest()
 
 
 def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-# --------------------------------------------------------------------------- fetch cache
-
-
-class CachedDatabase(BaseModel):
-    """How one database's cached entities were read, and from when to ask for changes."""
-
-    fingerprint: str
-    query: str
-    order_by: str | None
-    selection: str
-    since: str | None
-    """``modificationDate`` bound of the next fetch; None: fetch the database in full."""
-    by_id: bool = False
-
-
-class FetchMeta(BaseModel):
-    """The small part of the fetch cache, read before the first request is sent."""
-
-    version: int = FETCH_CACHE_VERSION
-    fibery_url: str
-    space: str
-    schema_hash: str
-    fetched_at: str | None = None
-    """Fibery's clock when the last fetch began (its ``Date`` header)."""
-    built_at: str
-    """Our clock when the last fetch ended."""
-    rest_etag: str | None = None
-    rest_schema: dict[str, Any] | None = None
-    databases: dict[str, CachedDatabase]
-    entities_digest: str = ""
-
-
-class FetchCache:
-    """The last workspace fetched from one (Fibery URL, space), with what it takes to ask
-    Fibery only for what changed since."""
-
-    def __init__(self, folder: Path, *, fibery_url: str, space: str, read: bool = True) -> None:
-        self.folder = folder
-        self.fibery_url = fibery_url
-        self.space = space
-        self.read = read
-        self._meta = folder / "meta.json"
-        self._entities = folder / "entities.jsonl"
-
-    def load_meta(self) -> FetchMeta | None:
-        """The cached meta data, or None (no cache, ``--full``, damaged, other space)."""
-        if not self.read or not self._meta.is_file():
-            return None
-        try:
-            meta = FetchMeta.model_validate_json(self._meta.read_bytes())
-        except (OSError, ValidationError, ValueError) as exc:
-            log.info("fetch cache ignored (%s): a full fetch", type(exc).__name__)
-            return None
-        if (meta.version, meta.fibery_url, meta.space) != (FETCH_CACHE_VERSION, self.fibery_url, self.space):
-            log.info("fetch cache is for another space or version: a full fetch")
-            return None
-        return meta
-
-    def load_entities(self, meta: FetchMeta | None) -> dict[str, list[Entity]] | None:
-        """The cached entities by database key, or None when they do not match ``meta``.
-        One database at a time, so that memory holds its parsed JSON only briefly."""
-        if meta is None:
-            return None
-        entities, digest = {}, hashlib.sha256()
-        try:
-            with open(self._entities, "rb") as handle:
-                for line in handle:
-                    digest.update(line)
-                    key, _, data = line.partition(b"\t")
-                    entities[key.decode()] = _ENTITIES.validate_python(json.loads(data))
-        except (OSError, ValidationError, ValueError) as exc:
-            log.info("fetch cache entities ignored (%s): a full fetch", type(exc).__name__)
-            return None
-        if digest.hexdigest() != meta.entities_digest:
-            log.info("fetch cache entities do not match their meta data: a full fetch")
-            return None
-        return entities
-
-    def save(
-        self, meta: FetchMeta, entities: dict[str, list[Entity]] | None, *, previous: FetchMeta | None = None
-    ) -> None:
-        """Store ``meta`` and, unless None (unchanged since ``previous``), ``entities``.
-        A cache that cannot be written is a warning: the next build is just a full one."""
-        try:
-            if entities is None and previous is not None:
-                meta.entities_digest = previous.entities_digest
-            else:
-                meta.entities_digest = _write_lines(self._entities, entities or {})
-            write_atomically(self._meta, meta.model_dump_json().encode(), dir_mode=0o700)
-        except OSError as exc:
-            log.warning("fetch cache not written to %s: %s", self.folder, exc.strerror or exc)
 
 
 # --------------------------------------------------------------------------- render cache
@@ -223,11 +107,10 @@ class BuildCache:
         self.folder = folder
         self.read = read
 
-    def fetch(self, fibery_url: str, space: str) -> FetchCache:
-        """The fetch cache of one space."""
+    def fetch_folder(self, fibery_url: str, space: str) -> Path:
+        """Where the fetch cache of one space lives (the Fibery client owns what is in it)."""
         key = hashlib.sha256(f"{fibery_url}\0{space}".encode()).hexdigest()[:12]
-        name = f"{slugify(space, fallback='space')}-{key}"
-        return FetchCache(self.folder / "fetch" / name, fibery_url=fibery_url, space=space, read=self.read)
+        return self.folder / "fetch" / f"{slugify(space, fallback='space')}-{key}"
 
     def _render_file(self, out: Path) -> Path:
         return self.folder / "render" / f"{hashlib.sha256(str(out.resolve()).encode()).hexdigest()[:16]}.json"

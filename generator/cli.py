@@ -102,6 +102,7 @@ def make_source(
     token_file: Path | None,
     progress: Callable[[str, int], None] | None = None,
     cache: BuildCache | None = None,
+    rich_text_formats: tuple[str, ...] | None = None,
 ) -> Source:
     """Pick the workspace source the options ask for: ``--demo``, ``--snapshot``, else
     kb.toml's ``source`` (``fibery`` by default, or a ``fibery_kb.sources`` plugin). A live
@@ -110,7 +111,13 @@ def make_source(
         raise ConfigError("--demo and --snapshot cannot be used together")
     name = "demo" if demo else "snapshot" if snapshot else config.source
     options: dict[str, Any] = {**config.plugins.get(name, {}), "progress": progress, "cache": cache}
-    given = {"fibery_url": fibery_url, "space": space, "token_file": token_file, "path": snapshot}
+    given = {
+        "fibery_url": fibery_url,
+        "space": space,
+        "token_file": token_file,
+        "path": snapshot,
+        "rich_text_formats": rich_text_formats,
+    }
     options.update({key: value for key, value in given.items() if value is not None})
     return plugins.make_source(config, name, options)
 
@@ -270,7 +277,8 @@ def _segments_loader(
     fetches only the segments database and the databases its relations point at."""
     name = database or config.segments_database
     setting = "--database" if database else "kb.toml segments_database"
-    source = make_source(config, progress=progress, **source_args)
+    # Segments keep their rich text as Markdown (and plain text, from the HTML).
+    source = make_source(config, progress=progress, rich_text_formats=("md", "html"), **source_args)
     if isinstance(source, FiberySource):
         source = FiberySource(source.client, select=seg.segments_selector(name, setting=setting), progress=progress)
     return lambda: seg.read_segments(source.load(), name, setting=setting)

@@ -90,12 +90,22 @@ class SiteConfig(_Strict):
         default_factory=dict,
         description='Field kinds to check: {"Guides" = {"Body" = "rich_text"}}; another kind fails the build.',
     )
-    page_size: Annotated[int, Field(ge=1, le=5000)] = DEFAULT_PAGE_SIZE
+    page_size: Annotated[int, Field(ge=1, le=2999)] = Field(
+        default=DEFAULT_PAGE_SIZE,
+        description="Entities per list request (one more is asked, so requests stay within Fibery's 3000).",
+    )
     segments_database: str = Field(default="Process Segments", description="Database of `gen segments`.")
     timeout: Annotated[float, Field(gt=0, le=600)] = Field(
         default=30.0, description="Seconds to wait for one Fibery answer."
     )
     retries: Annotated[int, Field(ge=0, le=10)] = Field(default=5, description="Retries on 429, 5xx and timeouts.")
+    fetch_deadline: Annotated[float, Field(gt=0)] = Field(
+        default=1800.0, description="Seconds the whole read of the space may take before the build gives up."
+    )
+    full_refresh_hours: Annotated[float, Field(ge=0)] = Field(
+        default=24.0,
+        description="Read the whole space again once the last full read is this old (0: only when needed).",
+    )
     requests_per_second: Annotated[float, Field(gt=0, le=3)] = Field(
         default=3.0, description="Client-side request budget (Fibery allows 3/s per token)."
     )
@@ -116,6 +126,9 @@ class SiteConfig(_Strict):
     )
     superset_url: str | None = Field(
         default=None, description="Superset address: URL fields pointing under it are embedded as dashboards."
+    )
+    publish_email_fields: bool = Field(
+        default=False, description="Publish fields of e-mail addresses (people's addresses stay out by default)."
     )
     search: bool = Field(default=True, description="Build the Pagefind search index (needs the pagefind binary).")
     strict: bool = Field(default=False, description="Fail the build when a file cannot be published.")

@@ -125,12 +125,27 @@ _CLEANER = nh3.Cleaner(
 _TAG_URL = re.compile(r'<(a|img)((?: [^\s"=/>]+="[^"]*")*?) (href|src)="([^"]*)"')
 
 
+MENTION_URL = "#fibery-entity="
+"""The placeholder link of a mention, which ``Links.rewrite_url`` always replaces (with the
+entity's page when it is published; otherwise the link goes and its title stays)."""
+# Fibery's mention of an entity in Markdown: [[Space/Db: Title#^{database uuid}/{entity uuid}]].
+_MENTION = re.compile(r"\[\[([^\[\]<>:]{1,300}): ([^\[\]<>]{0,500}?)#\^([0-9a-fA-F-]{36})/([0-9a-fA-F-]{36})\]\]")
+
+
+def _mention_links(clean: str) -> str:
+    """Turn mentions into links to the entity (their text is nh3's, already escaped)."""
+    if "[[" not in clean:
+        return clean
+    return _MENTION.sub(lambda m: f'<a href="{MENTION_URL}{m[4].lower()}">{m[2] or m[1]}</a>', clean)
+
+
 @functools.lru_cache(maxsize=1 << 17)
 def clean_html(html: str) -> str:
     """Clean untrusted rich-text HTML with nh3: no scripts, styles, frames or event handlers,
-    only http(s)/mailto absolute links. Remembered: a text is cleaned once per build, however
-    many pages show it, and the Fibery source cleans each text as it arrives (``warm``)."""
-    return _CLEANER.clean(html)
+    only http(s)/mailto absolute links; Fibery's mentions become links. Remembered: a text is
+    cleaned once per build, however many pages show it, and the Fibery source cleans each
+    text as it arrives (``warm``)."""
+    return _mention_links(_CLEANER.clean(html))
 
 
 @functools.lru_cache(maxsize=1 << 17)

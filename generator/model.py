@@ -24,7 +24,8 @@ Value shapes by kind::
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator
 from enum import StrEnum
 from functools import cached_property
 from typing import Any
@@ -34,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 from pydantic import Field as PydanticField
 
 SNAPSHOT_VERSION = 1
+_FILE_REFERENCE = re.compile(r"(?:(?:https?:)?//([^/\s\"'<>()]+))?/api/files/([A-Za-z0-9_-]+)")
 
 
 def _entity_order(entity: Entity) -> tuple[int, int, str, str]:
@@ -171,3 +173,27 @@ class Workspace(_Model):
     def entity_count(self) -> int:
         """Number of entities over all databases."""
         return sum(len(d.entities) for d in self.databases)
+
+
+def referenced_files(databases: Iterable[Database], fibery_url: str) -> list[str]:
+    """Every file secret of the workspace at ``fibery_url`` that a files field or a rich text
+    uses, each once, in order. Only ``/api/files/`` URLs on the workspace's host (or without
+    a host) count: an image pasted from another account stays a link to it."""
+    host = urlsplit(fibery_url).netloc.casefold()
+    secrets: dict[str, None] = {}
+    for db in databases:
+        file_fields = [f.key for f in db.fields if f.kind is FieldKind.FILES]
+        text_fields = [f.key for f in db.fields if f.kind is FieldKind.RICH_TEXT]
+        for entity in db.entities:
+            for key in file_fields:
+                secrets.update((f["secret"], None) for f in entity.values.get(key) or [])
+            for key in text_fields:
+                value = entity.values.get(key) or {}
+                for text in (value.get("html") or "", value.get("md") or ""):
+                    if "/api/files/" in text:  # most texts embed no file: skip the pattern
+                        secrets.update(
+                            (secret, None)
+                            for found, secret in _FILE_REFERENCE.findall(text)
+                            if not found or found.casefold() == host
+                        )
+    return list(secrets)

@@ -42,6 +42,13 @@ def url_segment(name: str) -> str:
     return quote(re.sub(r"\s", "_", name.strip()), safe="_-.~()!*'$+,")
 
 
+def fibery_web_path(rest_name: str) -> str:
+    """A database's ``Space/Database`` (Fibery's REST name) as its web URLs spell it:
+    ``Knowledge Base/Process Segments`` → ``Knowledge_Base/Process_Segments``."""
+    space, _, database = rest_name.partition("/")
+    return f"{url_segment(space)}/{url_segment(database)}"
+
+
 def slugify(text: str, *, fallback: str = "item") -> str:
     """Make a short, safe file-name stem: ASCII lowercase letters, digits and ``-`` only.
 

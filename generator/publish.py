@@ -38,8 +38,7 @@ from typing import Any
 
 from .config import SiteConfig
 from .errors import ConfigError
-from .fibery import referenced_files
-from .model import Database, Entity, Field, FieldKind, Workspace
+from .model import Database, Entity, Field, FieldKind, Workspace, referenced_files
 from .naming import name_key
 
 log = logging.getLogger(__name__)
@@ -49,10 +48,12 @@ ALL_DATABASES = "*"
 
 
 def database_matches(db: Database, name: str) -> bool:
-    """Whether ``name`` designates ``db`` by title ("Process Segments"), GraphQL type
-    (``ProcessSegments``) or query (``findProcessSegments``, with or without ``find``)."""
+    """Whether ``name`` designates ``db``: as Fibery shows it ("Process Segments"), as
+    ``Space/Database`` ("Nursery/Process Segments"), or by its GraphQL type
+    (``NurseryProcessSegments``) or query (``findProcessSegments``, with or without ``find``)."""
     key = name_key(name)
-    return key in {name_key(db.title), name_key(db.key), name_key(db.query), name_key(db.query.removeprefix("find"))}
+    names = {db.title, db.key, db.query, db.query.removeprefix("find"), db.rest_name}
+    return key in {name_key(n) for n in names if n}
 
 
 def find_database(databases: list[Database], name: str, *, setting: str) -> Database:
@@ -65,8 +66,10 @@ def find_database(databases: list[Database], name: str, *, setting: str) -> Data
 
 
 def field_matches(fld: Field, name: str) -> bool:
-    """Whether ``name`` designates ``fld`` by title ("Last Reviewed") or GraphQL name."""
-    return name_key(name) in (name_key(fld.title), name_key(fld.key))
+    """Whether ``name`` designates ``fld``: as Fibery shows it ("Last Reviewed"), by its
+    REST name ("Nursery/Last Reviewed") or by its GraphQL name (``lastReviewed``)."""
+    key = name_key(name)
+    return key in (name_key(fld.title), name_key(fld.key)) or (bool(fld.rest_name) and key == name_key(fld.rest_name))
 
 
 def find_field(db: Database, name: str, *, setting: str) -> Field:
@@ -182,7 +185,10 @@ def _hidden_keys(db: Database, config: SiteConfig) -> set[str]:
     names = [
         n for key, ns in config.hide_fields.items() if key == ALL_DATABASES or database_matches(db, key) for n in ns
     ]
-    return {f.key for f in db.fields if any(field_matches(f, n) for n in names)}
+    hidden = {f.key for f in db.fields if any(field_matches(f, n) for n in names)}
+    if not config.publish_email_fields:  # people's addresses stay out unless the owner says so
+        hidden |= {f.key for f in db.fields if f.kind is FieldKind.EMAIL}
+    return hidden
 
 
 def _published_database(db: Database, config: SiteConfig) -> Database:
@@ -203,7 +209,7 @@ def apply_publish_rules(workspace: Workspace, config: SiteConfig) -> Workspace:
     """Return the part of ``workspace`` that may be published (the input is not changed)."""
     check_rules(workspace.databases, config)
     databases = [_published_database(db, config) for db in workspace.databases if is_selected(db, config)]
-    used = set(referenced_files(databases))
+    used = set(referenced_files(databases, workspace.fibery_url))
     # model_construct: a new object, so no index cached on the input (entities_by_id) is
     # carried over with entities that are no longer published.
     return Workspace.model_construct(

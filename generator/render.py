@@ -44,10 +44,10 @@ from pydantic import Field as PydanticField
 from . import article, badges, diagram, feed
 from .config import SiteConfig
 from .errors import RenderError
-from .fibery import referenced_files
 from .fields import (
     EMPTY,
     KIND_LABELS,
+    MENTION_URL,
     FieldRenderers,
     Renderer,
     clean_html,
@@ -63,8 +63,8 @@ from .fields import (
     wrap_url,
 )
 from .files import FilePolicy, extension_for, sniff_type
-from .model import Database, Entity, Field, FieldKind, Workspace
-from .naming import SlugAllocator, name_key, url_segment
+from .model import Database, Entity, Field, FieldKind, Workspace, referenced_files
+from .naming import SlugAllocator, fibery_web_path, name_key, url_segment
 
 if TYPE_CHECKING:
     from .plugins import ExtraPage
@@ -177,15 +177,28 @@ class FiberyUrls:
 
     @functools.lru_cache(maxsize=65536)  # noqa: B019
     def entity_ref(self, url: str) -> tuple[str, str] | None:
-        """(database key, public id) of a Fibery entity URL of this space, else None."""
+        """(database name key, public id) of a Fibery entity URL of this space, else None.
+
+        Every form seen in real links: ``/Space/Db/12``, ``/Space/Db/Slug-12``, the
+        ``/@public/`` prefix of spaces published to the web, and a trailing
+        ``/anchor=Heading--uuid`` that points into the entity's text."""
         path = self._path(url)
         if not path or not urlsplit(url.strip()).netloc:
             return None
         parts = [unquote(p) for p in path.split("/") if p]
+        if parts[:1] == ["@public"]:
+            parts = parts[1:]
+        if len(parts) == 4 and parts[3].startswith("anchor="):
+            parts = parts[:3]
         if len(parts) != 3 or name_key(parts[0]) != self.space_key:
             return None
         match = _TRAILING_PUBLIC_ID.search(parts[2])
         return (name_key(parts[1]), match.group(1)) if match else None
+
+    @staticmethod
+    def mentioned(url: str) -> str | None:
+        """The entity id of a mention's placeholder link (``fields.MENTION_URL``), else None."""
+        return url.removeprefix(MENTION_URL) if url.startswith(MENTION_URL) else None
 
 
 @dataclass
@@ -207,7 +220,8 @@ class SitePlan:
 
     def __post_init__(self) -> None:
         self.fibery = FiberyUrls.of(self.workspace)
-        self._space_url = f"{self.workspace.fibery_url.rstrip('/')}/{url_segment(self.workspace.space)}/"
+        self._base_url = self.workspace.fibery_url.rstrip("/")
+        self._space_url = f"{self._base_url}/{url_segment(self.workspace.space)}/"
 
     @property
     def nav(self) -> list[tuple[str, str]]:
@@ -215,7 +229,10 @@ class SitePlan:
         return [("Home", "index.html"), ("Databases", "databases.html"), *pages]
 
     def entity_url(self, db: Database, entity: Entity) -> str:
-        """The entity's page in Fibery: ``{url}/{Space}/{Database}/{publicId}``."""
+        """The entity's page in Fibery: ``{url}/{Space}/{Database}/{publicId}``, from Fibery's
+        own name of the database (``Things/Event`` → ``/Things/Event/12``)."""
+        if db.rest_name:
+            return f"{self._base_url}/{fibery_web_path(db.rest_name)}/{entity.public_id}"
         return f"{self._space_url}{db.web_name}/{entity.public_id}"
 
     def embed_url(self, url: str) -> str | None:
@@ -282,6 +299,10 @@ class PageLinks:
             if asset:
                 return f"{self.prefix}{asset[0]}", False
             return (f"{self.prefix}{FILE_PLACEHOLDER}" if tag == "img" else None), False
+        mentioned = self.plan.fibery.mentioned(url)
+        if mentioned is not None:
+            path = self.plan.entity_paths.get(mentioned)
+            return (f"{self.prefix}{path}", False) if path else (None, True)
         ref = self.plan.fibery.entity_ref(url)
         if ref is None:
             return url, False
@@ -342,7 +363,9 @@ def _plan_assets(workspace: Workspace, policy: FilePolicy) -> dict[str, tuple[st
 def _missing_files(workspace: Workspace, assets: dict[str, tuple[str, bytes]], config: SiteConfig) -> dict[str, str]:
     """Files the content references but the site cannot serve: a warning, or with ``strict``
     a failed build (before anything is written)."""
-    missing = {s: "not available" for s in referenced_files(workspace.databases) if s not in assets}
+    missing = {
+        s: "not available" for s in referenced_files(workspace.databases, workspace.fibery_url) if s not in assets
+    }
     if missing and config.strict:
         raise RenderError(
             f"{len(missing)} referenced files cannot be published (strict mode): {', '.join(sorted(missing)[:5])}"
@@ -769,7 +792,10 @@ class SiteRenderer:
         return diagram.process_diagram(db, self.plan.entity_paths, ENTITY_PREFIX)
 
     def _database_url(self, db: Database) -> str:
-        """The database in Fibery: its entity pages' address without the entity."""
+        """The database in Fibery: its entity pages' address (``SitePlan.entity_url``) without
+        the entity."""
+        if db.rest_name:
+            return f"{self.plan.workspace.fibery_url.rstrip('/')}/{fibery_web_path(db.rest_name)}"
         return f"{self.plan.workspace.fibery_url.rstrip('/')}/{url_segment(self.plan.workspace.space)}/{db.web_name}"
 
     def _dashboards(self, db: Database) -> list[dict[str, str]]:

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from .config import Connection, SiteConfig
 from .errors import ConfigError, SnapshotError
-from .fibery import FiberyClient, ProgressCallback, RequestStats, Selector
+from .fibery import PAGE_FORMATS, FetchCache, FiberyClient, ProgressCallback, RequestStats, Selector
 from .fields import warm
 from .files import FilePolicy
 from .model import SNAPSHOT_VERSION, Workspace
@@ -48,17 +48,30 @@ class FiberySource:
     ) -> None:
         self.client = client
         self.stats = client.stats
-        # The fetch waits on Fibery's 3 requests/s most of the time: clean each page's rich
-        # text as it arrives then, rather than in the render phase.
-        client.on_entities = client.on_entities or (lambda database, entities: warm(database.fields, entities))
         self._select = select
         self._progress = progress
 
     @classmethod
-    def from_config(cls, connection: Connection, config: SiteConfig, **kwargs) -> FiberySource:
-        client = FiberyClient.from_config(connection, config)
-        # Files: kb.toml's size limit and allow-list, downloads cached under ./.cache (issue 5).
-        client.file_policy = FilePolicy.from_config(config, Path("."))
+    def from_config(
+        cls,
+        connection: Connection,
+        config: SiteConfig,
+        *,
+        cache: FetchCache | None = None,
+        formats: tuple[str, ...] = PAGE_FORMATS,
+        **kwargs: Any,
+    ) -> FiberySource:
+        """The live space with kb.toml's request settings and file policy. The fetch waits on
+        Fibery's 3 requests/s most of the time: each page's rich text is cleaned as it
+        arrives, rather than in the render phase."""
+        client = FiberyClient.from_config(
+            connection,
+            config,
+            cache=cache,
+            formats=formats,
+            file_policy=FilePolicy.from_config(config, Path(".")),
+            on_entities=lambda database, entities: warm(database.fields, entities),
+        )
         return cls(client, **kwargs)
 
     def load(self) -> Workspace:
@@ -136,13 +149,21 @@ def fibery_source(config: SiteConfig, options: Mapping[str, Any]) -> FiberySourc
         fibery_url=options.get("fibery_url"), space=options.get("space"), token_file=options.get("token_file")
     )
     SECRETS.add(connection.token.get_secret_value())
-    source = FiberySource.from_config(
-        connection, config, select=lambda dbs: select_databases(dbs, config), progress=options.get("progress")
+    build_cache = options.get("cache")
+    fetch_cache = None
+    if build_cache is not None:
+        folder = build_cache.fetch_folder(connection.fibery_url, connection.space)
+        fetch_cache = FetchCache(
+            folder, fibery_url=connection.fibery_url, space=connection.space, read=build_cache.read
+        )
+    return FiberySource.from_config(
+        connection,
+        config,
+        cache=fetch_cache,
+        formats=tuple(options.get("rich_text_formats") or PAGE_FORMATS),
+        select=lambda dbs: select_databases(dbs, config),
+        progress=options.get("progress"),
     )
-    cache = options.get("cache")
-    if cache is not None:
-        source.client.cache = cache.fetch(connection.fibery_url, connection.space)
-    return source
 
 
 def snapshot_source(config: SiteConfig, options: Mapping[str, Any]) -> SnapshotSource:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import difflib
 import json
+import re
 import subprocess
 import sys
 import time
@@ -11,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from graphql import build_client_schema, get_introspection_query, print_schema
+from graphql import build_client_schema, build_schema, get_introspection_query, print_schema, print_type
 
 try:
     from tests import fake_fibery as ff
@@ -125,23 +127,43 @@ def test_naming_rules():
     assert ff.pascal_case("Café Notes") == "CafeNotes"
     assert ff.pascal_case("Sub-bug") == "SubBug"
     assert ff.pascal_case("Định kỳ") == "DinhKy"
+    assert ff.pascal_case("Knowledge Base/Process Segments") == "KnowledgeBaseProcessSegments"
+    assert ff.type_name_of("workflow/state_Things/Event") == "WorkflowStateThingsEvent"
     assert ff.camel_case("Completion Date") == "completionDate"
     assert ff.camel_case("Done?") == "done"
-    assert [ff.pluralize(w) for w in ["Company", "Hotfix", "Bug", "Day", "Match", "Wish", "CafeNotes", "Quiz"]] == [
-        "Companies", "Hotfixes", "Bugs", "Days", "Matches", "Wishes", "CafeNoteses", "Quizes"]  # fmt: skip
+    assert [ff.field_name_of(n) for n in ["Things/allDay", "fibery/created-by", "Tasks/Actual~Finish"]] == [
+        "allDay", "createdBy", "actualFinish"]  # fmt: skip
+    words = ["Company", "Hotfix", "Bug", "Day", "Match", "Wish", "CafeNotes", "Quiz", "Person", "SubBug",
+             "ProcessSegments", "Equipment", "Status", "Child"]  # fmt: skip
+    assert [ff.pluralize(w) for w in words] == [
+        "Companies", "Hotfixes", "Bugs", "Days", "Matches", "Wishes", "CafeNotes", "Quizzes", "People", "SubBugs",
+        "ProcessSegments", "Equipment", "Statuses", "Children"]  # fmt: skip
     names = ff.graphql_names(SNAPSHOT)
     assert names["Café Notes"] == (
-        "CafeNotes", "findCafeNoteses",
-        {"Body": "body", "State": "state", "Company": "company", "Priority": "priority", "Tags": "tags",
-         "Period": "period", "Attachments": "attachments", "Star Rating": "starRating"},
+        "CafeSpaceCafeNotes", "findCafeNotes",
+        {"Attachments": "attachments", "Body": "body", "Company": "company", "Period": "period",
+         "Priority": "priority", "Star Rating": "starRating", "Tags": "tags", "State": "state"},
     )  # fmt: skip
-    assert names["Company"][:2] == ("Company", "findCompanies")
+    assert list(names["Café Notes"][2]) == sorted(names["Café Notes"][2], key=lambda t: t == "State")  # by REST name
+    assert names["Company"][:2] == ("CafeSpaceCompany", "findCompanies")
     assert names["Task"][2]["Owner Email"] == "ownerEmail"
 
 
 def test_name_clashes_get_suffix():
-    snap = {"space": "S", "databases": [{"key": "k", "title": "Thing", "fields": [
-        {"key": "a", "title": "Name", "kind": "text"}, {"key": "b", "title": "name", "kind": "text"}], "entities": []}]}
+    snap = {
+        "space": "S",
+        "databases": [
+            {
+                "key": "k",
+                "title": "Thing",
+                "fields": [
+                    {"key": "a", "title": "Name", "kind": "text"},
+                    {"key": "b", "title": "name", "kind": "text"},
+                ],
+                "entities": [],
+            }
+        ],
+    }
     assert ff.graphql_names(snap)["Thing"][2] == {"Name": "name2", "name": "name3"}
 
 
@@ -164,10 +186,28 @@ def test_space_paths(fake, client):
     q = {"query": "{me{email}}"}
     assert client.post(f"{fake.url}/api/graphql/space/Café_Space", json=q, headers=AUTH).status_code == 200
     assert client.post(f"{fake.url}/api/graphql/space/Caf%C3%A9%20Space", json=q, headers=AUTH).status_code == 200
-    for bad in ["Nope", "café_Space", "Cafe_Space"]:
+    for bad in ["Nope", "café_Space", "Cafe_Space"]:  # by default: a schema with only `me`
         r = client.post(f"{fake.url}/api/graphql/space/{bad}", json=q, headers=AUTH)
-        assert r.status_code == 404 and r.headers["content-type"].startswith("text/plain")
+        assert r.json() == {"data": {"me": {"email": "fake.user@example.com"}}}
+        intro = client.post(f"{fake.url}/api/graphql/space/{bad}", json={"query": get_introspection_query()},
+                            headers=AUTH)  # fmt: skip
+        assert list(build_client_schema(data(intro)).query_type.fields) == ["me"]
+        assert gql(client, fake, "{ findTasks(limit: 1) { id } }").status_code == 200  # the right space still works
     assert client.get(f"{fake.url}/api/nothing", headers=AUTH).status_code == 404
+
+
+@pytest.mark.parametrize("mode", ["404", "500"])
+def test_unknown_space_modes(client, mode):
+    with FakeFibery(SNAPSHOT, rate_limit=None, unknown_space=mode) as f:
+        r = client.post(f"{f.url}/api/graphql/space/Nope", json={"query": "{me{email}}"}, headers=AUTH)
+        assert r.status_code == int(mode)
+        if mode == "404":
+            assert r.headers["content-type"].startswith("text/plain") and "Nope" in r.text
+        else:
+            assert set(r.json()) == {"name", "message", "data"} and "Nope" in r.json()["message"]
+        assert client.get(f"{f.url}/api/graphql/space/Nope", headers=AUTH).status_code == int(mode)
+    with pytest.raises(ValueError, match="unknown_space"):
+        FakeFibery(SNAPSHOT, unknown_space="maybe")
 
 
 def test_html_pages(fake, client):
@@ -208,38 +248,88 @@ def test_introspection(fake, client):
     r = client.post(fake.graphql_url, json={"query": get_introspection_query(descriptions=True)}, headers=AUTH)
     schema = build_client_schema(data(r))
     sdl = print_schema(schema)
-    assert "findCafeNoteses(" in sdl and "findCompanies(" in sdl and "me: CurrentUser" in sdl
-    notes = schema.get_type("CafeNotes")
-    assert str(notes.fields["publicId"].type) == "String"
-    assert str(notes.fields["state"].type) == "WorkflowStateCafeNotes"
-    assert str(notes.fields["priority"].type) == "CafeNotesPriorityEnum"
-    assert str(notes.fields["tags"].type) == "[CafeNotesTagsEnum]"
-    assert str(notes.fields["company"].type) == "Company"
-    assert str(notes.fields["attachments"].type) == "[File]"
-    assert str(notes.fields["body"].type) == "RichText"
-    assert str(notes.fields["period"].type) == "DateRange"
-    assert str(notes.fields["starRating"].type) == "Float"
+    assert "findCafeNotes(" in sdl and "findCompanies(" in sdl and "me: FiberyUser" in sdl
+    notes = schema.get_type("CafeSpaceCafeNotes")
+    assert notes.description == "Available fields and relations for Café Space/Café Notes"
+    assert schema.get_type("CafeSpaceCafeNotesFilter").description == "Filter for Café Space/Café Notes"
+    assert list(notes.fields)[:7] == ["id", "publicId", "creationDate", "modificationDate", "rank", "createdBy",
+                                      "attachments"]  # fmt: skip
+    types = {name: str(f.type) for name, f in notes.fields.items()}
+    assert types == {
+        "id": "ID", "publicId": "String", "creationDate": "String", "modificationDate": "String", "rank": "Float",
+        "createdBy": "FiberyUser", "attachments": "[FiberyFile]", "body": "RichField", "company": "CafeSpaceCompany",
+        "name": "String", "period": "DateRange", "priority": "CafeSpacePriorityCafeSpaceCafeNotes",
+        "starRating": "Float", "tags": "[CafeSpaceTagsCafeSpaceCafeNotes]", "state": "WorkflowStateCafeSpaceCafeNotes",
+    }  # fmt: skip
+    assert notes.fields["company"].description == "Café Space/Company"
+    assert notes.fields["state"].description == "workflow/state"
+    assert notes.fields["tags"].description == "Café Space/Tags. By default, the inner list is limited by 100 records"
+    assert list(notes.fields["tags"].args)[:2] == ["orderBy", "limit"] and "offset" not in notes.fields["tags"].args
+    assert str(schema.get_type("CafeSpaceTask").fields["effort"].type) == "Int"  # every value an integer
     args = schema.query_type.fields["findTasks"].args
-    assert {"limit", "offset", "orderBy", "publicId", "modificationDate", "done"} <= set(args)
+    assert list(args)[:3] == ["orderBy", "limit", "offset"]
+    assert {"publicId", "modificationDate", "done", "createdBy", "rank"} <= set(args)
+    assert "body" not in schema.query_type.fields["findCafeNotes"].args  # rich text: no filter
+    assert "body" not in schema.get_type("CafeSpaceCafeNotesOrder").fields  # … and no order key
+    assert "tags" not in schema.get_type("CafeSpaceCafeNotesOrder").fields  # collections neither
+    order = schema.get_type("CafeSpaceCafeNotesOrder").fields
+    assert (str(order["company"].type), str(order["period"].type), str(order["createdBy"].type)) == (
+        "CafeSpaceCompanyOrder", "DateRangeOrder", "FiberyUserOrder")  # fmt: skip
+    assert schema.query_type.fields["findTasks"].description.startswith("Find CafeSpaceTask records.")
     assert set(schema.get_type("BooleanFilter").fields) == {"is", "isNull"}
     assert "contains" not in schema.get_type("FloatFilter").fields
+    assert list(schema.get_type("FiberyUser").fields) == [
+        "active", "id", "publicId", "creationDate", "modificationDate", "rank", "email", "name"]  # fmt: skip
+    assert list(schema.get_type("WorkflowStateCafeSpaceCafeNotes").fields) == [
+        "id", "publicId", "rank", "icon", "name", "final"]  # fmt: skip
 
 
 def test_values(fake, client):
-    q = """{ findCafeNoteses { id publicId name creationDate state { id name } priority { name } tags { name }
-        company { name website } period { start end } attachments { id secret name contentType }
-        body { text md html jsonString } starRating } }"""
-    first, second, third = data(gql(client, fake, q))["findCafeNoteses"]
+    q = """{ findCafeNotes { id publicId name creationDate rank state { id name final } priority { name }
+        tags { name } company { name website } period { start end } attachments { id secret name contentType }
+        body { secret text md html jsonString } starRating createdBy { name email } } }"""
+    first, second, third = data(gql(client, fake, q))["findCafeNotes"]
     assert first["publicId"] == "11" and first["state"]["name"] == "Done" and first["state"]["id"]
+    assert first["state"]["final"] is False and isinstance(first["rank"], int | float)
     assert first["company"] == {"name": "Acme", "website": "https://acme.example"}
     assert first["tags"] == [{"name": "a"}, {"name": "b"}] and first["period"]["end"] == "2024-01-31"
     assert first["body"]["text"] == "Hello café & co" and first["body"]["md"] == "Hello **café**"
-    assert json.loads(first["body"]["jsonString"])
+    assert json.loads(first["body"]["jsonString"]) and first["body"]["secret"]
     assert first["attachments"][0]["secret"] == "sec-1" and first["attachments"][0]["id"]
     assert second["priority"] is None and second["body"] is None and second["tags"] == []
     assert third["company"] is None and third["period"] is None and third["starRating"] is None
-    raw = gql(client, fake, "{ findCafeNoteses(offset: 1, limit: 1) { starRating } }")
+    authors = {(a["name"], a["email"]) for a in ff.DEFAULT_AUTHORS}
+    assert all((n["createdBy"]["name"], n["createdBy"]["email"]) in authors for n in (first, second, third))
+    raw = gql(client, fake, "{ findCafeNotes(offset: 1, limit: 1) { starRating } }")
     assert b'"starRating": 3}' in raw.content or b'"starRating":3}' in raw.content  # integral float -> int
+
+
+def test_users_and_states_as_real(client):
+    snap = _snapshot()
+    notes = snap["databases"][1]
+    notes["fields"] += [{"key": "owner", "title": "Owner", "kind": "user"},
+                        {"key": "assignees", "title": "Assignees", "kind": "users"}]  # fmt: skip
+    notes["entities"][0]["values"].update(owner={"name": "Ada Lovelace"}, assignees=[{"name": "Bo"}],
+                                          state={"name": "Done", "final": True})  # fmt: skip
+    with FakeFibery(snap, rate_limit=None) as f:
+        notes_type = f.schema.get_type("CafeSpaceCafeNotes")
+        assert str(notes_type.fields["owner"].type) == "FiberyUser"
+        assert str(notes_type.fields["assignees"].type) == "[FiberyUser]"
+        assert notes_type.fields["assignees"].description.startswith("assignments/assignees. By default")
+        q = "{ findCafeNotes(limit: 1) { owner { name email } assignees { name email } state { name final } } }"
+        row = data(gql(client, f, q))["findCafeNotes"][0]
+        assert row == {"owner": {"name": "Ada Lovelace", "email": "ada.lovelace@example.com"},
+                       "assignees": [{"name": "Bo", "email": "bo@example.com"}],
+                       "state": {"name": "Done", "final": True}}  # fmt: skip
+        q = """{ findCafeNotes(createdBy: {email: {contains: "@example.com"}}, owner: {name: {is: "Ada Lovelace"}})
+                 { name } }"""
+        assert data(gql(client, f, q))["findCafeNotes"] == [{"name": "Opening"}]
+        types = {t["fibery/name"]: t for t in f.rest_schema["fibery/types"]}
+        fields = {x["fibery/name"]: x for x in types["Café Space/Café Notes"]["fibery/fields"]}
+        assert fields["assignments/assignees"]["fibery/type"] == "fibery/user"
+        assert fields["assignments/assignees"]["fibery/meta"]["fibery/collection?"] is True
+        assert fields["Café Space/Owner"]["fibery/type"] == "fibery/user"
+        assert fields["fibery/created-by"]["fibery/type"] == "fibery/user"
 
 
 # -- pagination, ordering, filters ------------------------------------------------------
@@ -266,40 +356,102 @@ def test_order_by(fake, client):
     r = data(gql(client, fake, "{ findTasks(limit: 3, orderBy: {name: DESC, effort: ASC}) { name } }"))
     assert [t["name"] for t in r["findTasks"]] == ["Task 129", "Task 128", "Task 127"]
     variables = {"o": {"effort": "DESC", "publicId": "ASC"}}
-    r = data(gql(client, fake, "query($o: TaskOrderBy){ findTasks(limit: 2, orderBy: $o) { publicId } }", variables))
+    q = "query($o: CafeSpaceTaskOrder){ findTasks(limit: 2, orderBy: $o) { publicId } }"
+    r = data(gql(client, fake, q, variables))
     assert [t["publicId"] for t in r["findTasks"]] == ["106", "113"]
-    r = data(gql(client, fake, "{ findCafeNoteses(orderBy: {company: {name: DESC}}) { name } }"))
-    assert [n["name"] for n in r["findCafeNoteses"]] == ["Zebra", "Menu", "Opening"]  # DESC: nulls first
+    r = data(gql(client, fake, "{ findCafeNotes(orderBy: {company: {name: DESC}}) { name } }"))
+    assert [n["name"] for n in r["findCafeNotes"]] == ["Zebra", "Menu", "Opening"]  # DESC: nulls first
 
 
 def test_filters(fake, client):
     def names(query: str, variables: dict | None = None) -> list[str]:
         return [e["name"] for e in next(iter(data(gql(client, fake, query, variables)).values()))]
 
-    assert names('{ findCafeNoteses(modificationDate: {greater: "2024-04-15"}) { name } }') == ["Opening", "Zebra"]
+    assert names('{ findCafeNotes(modificationDate: {greater: "2024-04-15"}) { name } }') == ["Opening", "Zebra"]
     assert names('query($ids:[String]){ findTasks(publicId: {in: $ids}) { name } }', {"ids": ["101", "105", "x"]}) == [
         "Task 001", "Task 005"]  # fmt: skip
-    assert names('{ findCafeNoteses(state: {name: {is: "Done"}}) { name } }') == ["Opening", "Zebra"]
-    assert names('{ findCafeNoteses(company: {id: {is: "c2"}}) { name } }') == ["Menu"]
-    assert names('{ findCafeNoteses(company: {name: {contains: "acm"}}) { name } }') == ["Opening"]
-    assert names('{ findCafeNoteses(company: {id: {isNull: true}}) { name } }') == ["Zebra"]
-    assert names('{ findCafeNoteses(priority: {name: {isNot: "High"}}) { name } }') == ["Menu", "Zebra"]
-    assert names('{ findCafeNoteses(tags: {contains: [{name: {is: "b"}}]}) { name } }') == ["Opening"]
-    assert names("{ findCafeNoteses(tags: {isEmpty: true}) { name } }") == ["Menu", "Zebra"]
-    assert names('{ findCafeNoteses(period: {start: {greaterOrEquals: "2024-01-01"}}) { name } }') == ["Opening"]
-    assert names("{ findCafeNoteses(starRating: {greater: 3.5}) { name } }") == ["Opening"]
-    assert names("{ findCompanies(notes: {containsAny: [{name: {is: \"Menu\"}}]}) { name } }") == ["Globex"]
+    assert names('{ findCafeNotes(state: {name: {is: "Done"}}) { name } }') == ["Opening", "Zebra"]
+    assert names('{ findCafeNotes(company: {id: {is: "c2"}}) { name } }') == ["Menu"]
+    assert names('{ findCafeNotes(company: {name: {contains: "acm"}}) { name } }') == ["Opening"]
+    assert names("{ findCafeNotes(company: {id: {isNull: true}}) { name } }") == ["Zebra"]
+    assert names('{ findCafeNotes(priority: {name: {isNot: "High"}}) { name } }') == ["Menu", "Zebra"]
+    assert names('{ findCafeNotes(tags: {contains: [{name: {is: "b"}}]}) { name } }') == ["Opening"]
+    assert names("{ findCafeNotes(tags: {isEmpty: true}) { name } }") == ["Menu", "Zebra"]
+    assert names('{ findCafeNotes(period: {start: {greaterOrEquals: "2024-01-01"}}) { name } }') == ["Opening"]
+    assert names("{ findCafeNotes(starRating: {greater: 3.5}) { name } }") == ["Opening"]
+    assert names('{ findCompanies(notes: {containsAny: [{name: {is: "Menu"}}]}) { name } }') == ["Globex"]
     assert len(names("{ findTasks(limit: 500, done: {is: true}, effort: {in: [0, 1]}) { name } }")) == 19
     assert names('{ findCompanies(id: {notIn: ["c1", "c2"]}) { name } }') == ["Initech"]
 
 
 def test_nested_relations(fake, client):
     q = """{ findCompanies(limit: 1) { name notes { name company { name notes(orderBy: {name: DESC}) { name } } }
-             some: notes(limit: 1, offset: 1) { name } } }"""
+             some: notes(limit: 1, name: {isNot: "Opening"}) { name } } }"""
     acme = data(gql(client, fake, q))["findCompanies"][0]
     assert [n["name"] for n in acme["notes"]] == ["Opening", "Zebra"]
     assert acme["notes"][0]["company"]["notes"] == [{"name": "Zebra"}, {"name": "Opening"}]
     assert acme["some"] == [{"name": "Zebra"}]
+    no_offset = gql(client, fake, "{ findCompanies { notes(offset: 1) { name } } }")
+    assert no_offset.status_code == 400 and "offset" in no_offset.json()["errors"][0]["message"]
+
+
+def _parent_with_children(n: int) -> dict:
+    """A space where one Type has ``n`` things in its inverse collection."""
+    things = [{"id": f"th-{i}", "public_id": str(i), "name": f"Thing {i}", "values": {"type": {"id": "ty-1"}}}
+              for i in range(1, n + 1)]  # fmt: skip
+    types = [
+        {"id": "ty-1", "public_id": "1", "name": "Chairs", "values": {"things": [{"id": t["id"]} for t in things]}}
+    ]
+    return {"space": "Things", "databases": [
+        {"key": "T", "title": "Thing", "fields": [{"key": "type", "title": "Type", "kind": "relation", "target": "Y"}],
+         "entities": things},
+        {"key": "Y", "title": "Type", "fields": [{"key": "things", "title": "Things", "kind": "collection",
+                                                 "target": "T"}], "entities": types},
+    ]}  # fmt: skip
+
+
+def test_nested_collections_are_cut_at_100_unless_limit(client):
+    with FakeFibery(_parent_with_children(150), rate_limit=None) as f:
+
+        def count(args: str) -> int:
+            return len(data(gql(client, f, f"{{ findTypes {{ things{args} {{ id }} }} }}"))["findTypes"][0]["things"])
+
+        assert count("") == 100
+        assert (count("(limit: 1000)"), count("(limit: 150)"), count("(limit: 7)")) == (150, 150, 7)
+        assert len(data(gql(client, f, "{ findThings { id } }"))["findThings"]) == 100  # root default
+        assert len(data(gql(client, f, "{ findThings(limit: 3000) { id } }"))["findThings"]) == 150
+    with FakeFibery(_parent_with_children(150), rate_limit=None, collection_default_limit=None) as f:
+        assert len(data(gql(client, f, "{ findTypes { things { id } } }"))["findTypes"][0]["things"]) == 150
+
+
+def test_root_cap_is_silent(client):
+    with FakeFibery(SNAPSHOT, rate_limit=None, root_cap=50) as f:
+        q = "query($o:Int){ findTasks(limit: 100, offset: $o) { id } }"
+        sizes = [len(data(gql(client, f, q, {"o": o}))["findTasks"]) for o in (0, 50, 100)]
+        assert sizes == [50, 50, 30]  # a short, round page that is not the end
+
+
+def test_cross_space_database_has_types_but_no_query(client):
+    snap = _parent_with_children(2)
+    snap["databases"].append({"key": "I", "title": "Idea", "rest_name": "Ideation/Idea", "fields": [
+        {"key": "state", "title": "State", "kind": "state"},
+        {"key": "thing", "title": "Thing", "kind": "relation", "target": "T", "rest_name": "Things/Thing"}],
+        "entities": [{"id": "i-1", "public_id": "9", "name": "Idea 9", "values": {
+            "state": {"name": "New"}, "thing": {"id": "th-1"}}}]})  # fmt: skip
+    snap["databases"][0]["fields"].append({"key": "idea", "title": "Idea", "kind": "relation", "target": "I"})
+    snap["databases"][0]["entities"][0]["values"]["idea"] = {"id": "i-1"}
+    with FakeFibery(snap, rate_limit=None) as f:
+        assert f.names["Idea"] == ("IdeationIdea", None, {"State": "state", "Thing": "thing"})
+        assert sorted(f.schema.query_type.fields) == ["findThings", "findTypes", "me"]
+        idea = f.schema.get_type("IdeationIdea")
+        assert idea.description == "Available fields and relations for Ideation/Idea"
+        assert str(idea.fields["state"].type) == "WorkflowStateIdeationIdea"
+        assert idea.fields["name"].description == "Ideation/Name"
+        q = "{ findThings(limit: 1) { idea { name publicId state { name } thing { name } } } }"
+        assert data(gql(client, f, q))["findThings"][0]["idea"] == {
+            "name": "Idea 9", "publicId": "9", "state": {"name": "New"}, "thing": {"name": "Thing 1"}}  # fmt: skip
+        types = {t["fibery/name"] for t in f.rest_schema["fibery/types"]}
+        assert {"Ideation/Idea", "workflow/state_Ideation/Idea", "Things/Thing"} <= types
 
 
 # -- rate limit -------------------------------------------------------------------------
@@ -340,21 +492,55 @@ def test_rest_schema(fake, client):
     notes = types["Café Space/Café Notes"]
     assert notes["fibery/meta"]["fibery/domain?"] is True
     fields = {f["fibery/name"]: f for f in notes["fibery/fields"]}
+    assert list(fields)[:6] == ["fibery/id", "fibery/public-id", "fibery/creation-date", "fibery/modification-date",
+                                "fibery/rank", "fibery/created-by"]  # fmt: skip
     assert fields["Café Space/Body"]["fibery/type"] == "Collaboration~Documents/Document"
     assert fields["workflow/state"]["fibery/type"] == "workflow/state_Café Space/Café Notes"
     assert fields["Café Space/Company"]["fibery/type"] == "Café Space/Company"
     assert fields["Café Space/Company"]["fibery/meta"]["fibery/collection?"] is False
     assert fields["Café Space/Name"]["fibery/meta"]["ui/title?"] is True
     assert fields["Café Space/Tags"]["fibery/meta"]["fibery/collection?"] is True
-    assert {f["fibery/name"]: f["fibery/type"] for f in types["Café Space/Company"]["fibery/fields"]}[
-        "Café Space/Employees"] == "fibery/int"  # fmt: skip
-    assert types["Café Space/Tags_Café Notes"]["fibery/meta"]["fibery/enum?"] is True
-    assert "fibery/user" in types and any(n.endswith("-mixin") for n in types)
+    assert fields["Café Space/Tags"]["fibery/type"] == "Café Space/Tags_Café Space/Café Notes"
+    company = {f["fibery/name"]: f for f in types["Café Space/Company"]["fibery/fields"]}
+    assert company["Café Space/Employees"]["fibery/type"] == "fibery/int"
+    assert company["Café Space/Website"]["fibery/type"] == "fibery/text"
+    assert company["Café Space/Website"]["fibery/meta"]["ui/type"] == "url"
+    task = {f["fibery/name"]: f for f in types["Café Space/Task"]["fibery/fields"]}
+    owner = task["Café Space/Owner Email"]
+    assert (owner["fibery/type"], owner["fibery/meta"]["ui/type"]) == ("fibery/text", "email")
+    assert types["Café Space/Tags_Café Space/Café Notes"]["fibery/meta"]["fibery/enum?"] is True
+    assert types["fibery/user"]["fibery/meta"]["fibery/domain?"] is True
+    assert any(n.endswith("-mixin") for n in types)
     assert any(t["fibery/deleted?"] for t in types.values())
     etag = r.headers["etag"]
     again = client.get(f"{fake.url}/api/schema", headers={**AUTH, "If-None-Match": etag})
     assert again.status_code == 304 and again.content == b""
     assert client.get(f"{fake.url}/api/schema", headers={**AUTH, "If-None-Match": '"x"'}).status_code == 200
+
+
+def test_rest_and_name_quirks():
+    meta = {("Café Space/Task", "Café Space/Effort"): {"formula/formula?": True}}
+    f = FakeFibery(SNAPSHOT, rest=ff.RestOptions(deprecated_kinds=True, meta=meta), legacy_names=["Task"],
+                   tilde_names=True)  # fmt: skip
+    types = {t["fibery/name"]: t for t in f.rest_schema["fibery/types"]}
+    company = {x["fibery/name"]: x["fibery/type"] for x in types["Café Space/Company"]["fibery/fields"]}
+    assert company["Café Space/Website"] == "fibery/url"
+    task = {x["fibery/name"]: x for x in types["Café Space/Task"]["fibery/fields"]}
+    assert task["Café Space/owner~Email"]["fibery/type"] == "fibery/email"  # legacy and ~ together
+    assert "Café Space/name" in task and {
+        k: v for k, v in task["Café Space/effort"]["fibery/meta"].items() if k != "ui/object-editor-order"
+    } == {"fibery/readonly?": False}
+    assert f.names["Task"][2] == {"Done?": "done", "Effort": "effort", "Owner Email": "ownerEmail"}
+    assert f.schema.get_type("CafeSpaceTask").fields["ownerEmail"].description == "Café Space/owner~Email"
+    plain = FakeFibery(SNAPSHOT, rest=ff.RestOptions(meta=meta))
+    task_type = next(t for t in plain.rest_schema["fibery/types"] if t["fibery/name"] == "Café Space/Task")
+    task = {x["fibery/name"]: x for x in task_type["fibery/fields"]}
+    assert task["Café Space/Effort"]["fibery/meta"]["formula/formula?"] is True
+    snap = _snapshot()
+    snap["databases"][2]["fields"][0].update(lookup=True, rest_meta={"ui/type": "phone"})
+    task_type = next(t for t in FakeFibery(snap).rest_schema["fibery/types"] if t["fibery/name"] == "Café Space/Task")
+    effort = next(x for x in task_type["fibery/fields"] if x["fibery/name"] == "Café Space/Effort")
+    assert effort["fibery/meta"]["formula/lookup?"] is True and effort["fibery/meta"]["ui/type"] == "phone"
 
 
 def test_files(fake, client):
@@ -446,7 +632,7 @@ def test_fault_graphql_errors_on_page(client):
 def test_fault_schema_drift(client):
     with FakeFibery(SNAPSHOT, rate_limit=None) as f:
         f.faults.append(ff.drop_field("Café Notes", "Star Rating"))
-        r = gql(client, f, "{ findCafeNoteses { starRating } }")
+        r = gql(client, f, "{ findCafeNotes { starRating } }")
         assert r.status_code == 400 and "starRating" in r.json()["errors"][0]["message"]
         schema = client.get(f"{f.url}/api/schema", headers=AUTH).json()
         notes = next(t for t in schema["fibery/types"] if t["fibery/name"] == "Café Space/Café Notes")
@@ -454,7 +640,7 @@ def test_fault_schema_drift(client):
         f.faults[:] = [ff.rename_field("Task", "Effort", "Effort Points")]
         assert data(gql(client, f, "{ findTasks(limit: 1) { effortPoints } }"))
         f.faults.clear()
-        assert data(gql(client, f, "{ findCafeNoteses { starRating } }"))
+        assert data(gql(client, f, "{ findCafeNotes { starRating } }"))
 
 
 def test_update_snapshot(client):
@@ -480,6 +666,180 @@ def test_cli(tmp_path: Path):
         r = httpx.post(f"{url}/api/graphql/space/Café_Space", json={"query": "{me{email}}"},
                        headers={"Authorization": "Bearer cli"})  # fmt: skip
         assert r.json()["data"]["me"]["email"]
+    finally:
+        proc.terminate()
+        proc.wait(5)
+
+
+# -- conformance with the schemas a live Fibery served (shared/fibery-real) -------------
+
+REAL = ff.real_sdl_dir()
+needs_real = pytest.mark.skipif(REAL is None, reason="shared/fibery-real is not beside the project")
+MUTATION_SIDE = re.compile(r"^(Mutation|MutationResult|Entity|Doc|.*Operations|.*Input)$")
+"""Types only mutations use: the fake generates no mutations (DateRangeInput aside)."""
+
+
+def _field(key: str, title: str, kind: str, rest: str, target: str | None = None) -> dict:
+    return {"key": key, "title": title, "kind": kind, "rest_name": rest, "target": target}
+
+
+def _entity(i: int, name: str, **values: object) -> dict:
+    return {"id": f"00000000-0000-4000-8000-{i:012d}", "public_id": str(i), "name": name,
+            "creation_date": "2023-01-01T00:00:00.000Z", "modification_date": "2023-01-02T00:00:00.000Z",
+            "values": values}  # fmt: skip
+
+
+def _db(key: str, title: str, fields: list[dict], **extra: object) -> dict:
+    return {"key": key, "title": title, "query": "ignored", "web_name": title, "fields": fields,
+            "entities": [_entity(len(fields) + len(title), f"A {title}")], **extra}  # fmt: skip
+
+
+def things_space() -> dict:
+    """A snapshot shaped like the space of ``things.graphql`` (7 databases, Event's workflow)."""
+    desc = _field("description", "Description", "rich_text", "Things/description")
+    return {"version": 1, "fibery_url": "https://everything.fibery.io", "space": "Things", "databases": [
+        _db("doc", "Document", [_field("author", "Author", "text", "Things/Author"), desc]),
+        _db("email", "Email", [_field("description", "Description", "rich_text", "Things/Description")]),
+        _db("event", "Event", [
+            _field("contacts", "Contacts", "text", "Things/Contacts"), _field("end", "End", "datetime", "Things/End"),
+            _field("start", "Start", "datetime", "Things/Start"), _field("title", "Title", "text", "Things/Title"),
+            _field("allDay", "All day", "boolean", "Things/allDay"), desc,
+            _field("source", "Source", "text", "Things/source"), _field("url", "URL", "url", "Things/url"),
+            _field("state", "State", "state", "workflow/state")]),
+        _db("idea", "Idea", [desc]),
+        _db("person", "Person", [
+            _field("accountId", "Account Id", "text", "Things/accountId"), desc,
+            _field("email", "Email", "email", "Things/email"), _field("widget", "Widget", "text", "Things/widgetSrc")]),
+        _db("post", "Post", [desc]),
+        _db("thing", "Thing", [_field("description", "Description", "rich_text", "Things/Description")]),
+    ]}  # fmt: skip
+
+
+def things_relations_space() -> dict:
+    """A snapshot shaped like ``things_relations.graphql``: Thing -> Type and its inverse
+    collection, and a one-to-one relation into the space Ideation."""
+    return {"version": 1, "fibery_url": "https://everything.fibery.io", "space": "Things", "databases": [
+        _db("thing", "Thing", [
+            _field("description", "Description", "rich_text", "Things/Description"),
+            _field("idea", "Idea", "relation", "Things/Idea", "idea"),
+            _field("type", "Type", "relation", "Things/Type", "type")]),
+        _db("type", "Type", [_field("things", "Things", "collection", "Things/Things", "thing"),
+                             _field("description", "Description", "rich_text", "Things/description")]),
+        _db("idea", "Idea", [
+            _field("description", "Description", "rich_text", "Ideation/Description"),
+            _field("cases", "Number of Recent Cases", "number", "Ideation/Number of Recent Cases"),
+            _field("thing", "Thing", "relation", "Things/Thing", "thing"),
+            _field("state", "State", "state", "workflow/state")], rest_name="Ideation/Idea"),
+    ]}  # fmt: skip
+
+
+LEGACY = ["Document", "Idea", "Person", "Post", "Type"]
+"""Databases whose name field is the legacy ``Things/name`` in the real schemas."""
+
+
+@needs_real
+@pytest.mark.parametrize(
+    ("sdl_file", "snapshot"),
+    [("things.graphql", things_space), ("things_relations.graphql", things_relations_space)],
+)
+def test_generated_schema_is_the_real_one_type_by_type(sdl_file, snapshot):
+    real = build_schema((REAL / sdl_file).read_text())
+    snap = snapshot()
+    snap["databases"][-1]["entities"][0]["values"]["cases"] = 3  # an Int field where there is one
+    mine = FakeFibery(snap, legacy_names=LEGACY if sdl_file == "things.graphql" else ["Type"]).schema
+    real_types = {n for n in real.type_map if not n.startswith("__") and not MUTATION_SIDE.match(n)}
+    mine_types = {n for n in mine.type_map if not n.startswith("__")} - {"DateRangeInput"}
+    assert mine_types == real_types
+    diffs = []
+    for name in sorted(real_types | {"DateRangeInput"}):
+        want, got = print_type(real.get_type(name)), print_type(mine.get_type(name))
+        if want != got:
+            diffs.append(
+                "\n".join(difflib.unified_diff(want.splitlines(), got.splitlines(), name, "fake", lineterm=""))
+            )
+    assert diffs == [], "\n\n".join(diffs)
+    assert real.query_type.fields["findThings"].description == mine.query_type.fields["findThings"].description
+
+
+@needs_real
+def test_the_real_shape_in_words():
+    """The rules the type-by-type comparison checks, spelt out (so a failure says which)."""
+    mine = FakeFibery(things_relations_space(), legacy_names=["Type"]).schema
+    thing, type_ = mine.get_type("ThingsThing"), mine.get_type("ThingsType")
+    assert type_.fields["things"].description == "Things/Things. By default, the inner list is limited by 100 records"
+    assert list(type_.fields["things"].args)[:2] == ["orderBy", "limit"] and "offset" not in type_.fields["things"].args
+    assert list(mine.query_type.fields["findThings"].args)[:3] == ["orderBy", "limit", "offset"]
+    assert str(mine.get_type("ThingsThingOrder").fields["createdBy"].type) == "FiberyUserOrder"
+    assert str(thing.fields["idea"].type) == "IdeationIdea" and "findIdeas" not in mine.query_type.fields
+    assert mine.get_type("ThingsThingFilter").fields["type"].description == "Things/Type"
+
+
+# -- serving an SDL verbatim, and the in-process door -----------------------------------
+
+
+@needs_real
+def test_from_sdl_serves_rows_with_fibery_paging(client):
+    things = [{"id": f"t{i}", "publicId": str(i), "name": f"Thing {i}", "createdBy": {"name": "Ada", "email": "a@x"}}
+              for i in range(1, 151)]  # fmt: skip
+    chairs = {"id": "ty1", "publicId": "1", "name": "Chairs", "things": things}
+    for t in things:
+        t["type"] = chairs
+    sdl = (REAL / "things_relations.graphql").read_text()
+    rows = {"ThingsThing": things, "ThingsType": [chairs]}
+    with FakeFibery.from_sdl(sdl, space="Things", rows=rows, rate_limit=None) as f:
+        assert f.graphql_url.endswith("/api/graphql/space/Things")
+        assert print_schema(f.schema) == print_schema(build_schema(sdl))  # verbatim
+        assert len(data(gql(client, f, "{ findThings { id } }"))["findThings"]) == 100
+        assert len(data(gql(client, f, "{ findThings(limit: 500) { id } }"))["findThings"]) == 150
+        q = "{ findTypes { name things { id } some: things(limit: 200) { id } } }"
+        chairs_out = data(gql(client, f, q))["findTypes"][0]
+        assert (len(chairs_out["things"]), len(chairs_out["some"])) == (100, 150)
+        q = '{ findThings(name: {is: "Thing 7"}, type: {name: {is: "Chairs"}}) { publicId type { name } } }'
+        assert data(gql(client, f, q))["findThings"] == [{"publicId": "7", "type": {"name": "Chairs"}}]
+        assert data(gql(client, f, "{ me { email } }"))["me"]["email"] == "fake.user@example.com"
+        r = client.post(f"{f.url}/api/graphql/space/Nope", json={"query": "{ findThings { id } }"}, headers=AUTH)
+        assert r.status_code == 400  # me-only schema there
+        rest = client.get(f"{f.url}/api/schema", headers=AUTH).json()
+        types = {t["fibery/name"]: t for t in rest["fibery/types"]}
+        assert {"Things/Thing", "Things/Type", "Ideation/Idea", "workflow/state_Ideation/Idea"} <= set(types)
+        fields = {x["fibery/name"]: x for x in types["Things/Type"]["fibery/fields"]}
+        assert fields["Things/Things"]["fibery/type"] == "Things/Thing"
+        assert fields["Things/Things"]["fibery/meta"]["fibery/collection?"] is True
+        assert fields["Things/description"]["fibery/type"] == "Collaboration~Documents/Document"
+        assert fields["fibery/created-by"]["fibery/type"] == "fibery/user"
+        assert types["Things/Type"]["fibery/meta"]["fibery/domain?"] is True
+        assert types["workflow/state_Ideation/Idea"]["fibery/meta"]["fibery/enum?"] is True
+        assert types["fibery/user"]["fibery/meta"]["fibery/domain?"] is True
+
+
+def test_in_process_door_is_the_server_without_a_socket():
+    f = FakeFibery(SNAPSHOT, rate_limit=None)
+    r = f.handle("POST", f"https://acme.fibery.io{f.space_path}", AUTH, {"query": "{ findTasks(limit: 2) { name } }"})
+    assert (r.status, r.json_body()) == (200, {"data": {"findTasks": [{"name": "Task 000"}, {"name": "Task 001"}]}})
+    assert f.handle("GET", "/api/schema").status == 401
+    assert f.stats.total == 2 and f.stats.count(operation="findTasks") == 1
+    f.faults.append(ff.hang())
+    with pytest.raises(TimeoutError):
+        f.handle("POST", f.space_path, AUTH, {"query": "{ me { name } }"})
+    transport = httpx.MockTransport(f.httpx_handler)
+    with httpx.Client(transport=transport, base_url="https://acme.fibery.io") as c:
+        got = c.post(f.space_path, json={"query": "{ me { email } }"}, headers=AUTH)
+        assert got.json() == {"data": {"me": {"email": "fake.user@example.com"}}}
+        assert c.get("/api/files/sec-1", headers=AUTH).content == PNG
+
+
+@needs_real
+def test_cli_serves_an_sdl():
+    proc = subprocess.Popen(
+        [sys.executable, str(Path(ff.__file__)), "--sdl", str(REAL / "things.graphql"), "--space", "Things",
+         "--rate-limit", "0"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        url = proc.stdout.readline().strip()
+        r = httpx.post(f"{url}/api/graphql/space/Things", json={"query": "{ findPeople { id } me { name } }"},
+                       headers=AUTH)  # fmt: skip
+        assert r.json() == {"data": {"findPeople": [], "me": {"name": "Fake User"}}}
     finally:
         proc.terminate()
         proc.wait(5)

@@ -92,6 +92,7 @@ CASES: dict[str, Case] = {
     # ---- transport and HTTP
     "401 wrong token": Case(env={"FIBERY_TOKEN": OTHER_TOKEN}, error="rejected the token (401 Unauthorized)"),
     "404 unknown space": Case(env={"FIBERY_SPACE": "No Such Space"}, error="space 'No Such Space' not found"),
+    "unknown space with a me-only schema": Case(env={"FIBERY_SPACE": "No Such Space"}, error="'No Such Space'"),
     "connection refused": Case(env={"FIBERY_URL": "CLOSED"}, error="cannot reach Fibery at http://127.0.0.1:"),
     "timeout (accepts, never answers)": Case(fault=lambda: ff.hang(count=None), error="did not answer within 1 s"),
     "429 bursts": Case(fault=lambda: bursts_of_429((1, 3), (6, 2)), kb_toml=""),
@@ -184,7 +185,10 @@ def paged_demo() -> dict[str, Any]:
 def faulty(request: pytest.FixtureRequest) -> Any:
     """The fake Fibery (no server-side rate limit: the faults decide what fails)."""
     snap = paged_demo() if "3rd page" in request.node.name else DEMO
-    with ff.FakeFibery(snap, token=TOKEN, rate_limit=None) as server:
+    # How Fibery answers a wrong space is UNCERTAIN: the fake's default is a schema with only
+    # `me`; the "404 unknown space" case keeps the 404 it is named after.
+    unknown_space = "404" if "404 unknown space" in request.node.name else "me-only"
+    with ff.FakeFibery(snap, token=TOKEN, rate_limit=None, unknown_space=unknown_space) as server:
         server.update_snapshot(snapshot_at(server.url, snap))
         yield server
 

@@ -17,8 +17,7 @@ import pytest
 from generator.build import build
 from generator.config import SiteConfig
 from generator.errors import ConfigError
-from generator.fibery import referenced_files
-from generator.model import Workspace
+from generator.model import Workspace, referenced_files
 from generator.publish import apply_publish_rules, select_databases
 
 from . import fake_fibery as ff
@@ -81,7 +80,7 @@ def test_a_hidden_relation_takes_its_backlinks_with_it(tmp_path: Path, demo: Wor
 def test_files_only_unpublished_content_used_are_not_published(tmp_path: Path, demo: Workspace) -> None:
     rules = {"hide_fields": {"Guides": ["Attachments", "Body"]}}
     published = apply_publish_rules(demo, make_config(**rules))
-    assert set(published.files) == set(referenced_files(published.databases))
+    assert set(published.files) == set(referenced_files(published.databases, published.fibery_url))
     assert len(published.files) < len(demo.files)
     assert apply_publish_rules(demo, make_config()).files == demo.files
     site = build_site(demo, tmp_path, **rules)

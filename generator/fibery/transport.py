@@ -1,0 +1,238 @@
+"""How requests reach Fibery: a rate limiter, retries, deadlines and request statistics.
+
+``PoliteTransport`` wraps the httpx transport that gql and the file downloads share, so that
+every request, whoever sends it, is spaced by one limiter, counted once, retried on the
+answers that invite it (429, 502–504, timeouts, a connection dropped mid-answer) and bounded
+by a deadline for the whole answer, not just for each read: a server that trickles one
+byte a second must not hold a build for ever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import email.utils
+import logging
+import math
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+log = logging.getLogger(__name__)
+
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+MAX_RETRY_AFTER = 60.0
+"""The longest ``Retry-After`` obeyed, in seconds: a server asking for a day gets a minute."""
+RETRIED_ERRORS: tuple[type[httpx.TransportError], ...] = (
+    httpx.TimeoutException,
+    httpx.ReadError,
+    httpx.WriteError,
+    httpx.RemoteProtocolError,
+)
+"""Failures worth another try: the server was reached but the answer broke off. A refused
+or unresolvable connection is not retried: it fails at once, with its reason."""
+
+shrink_on_timeout: contextvars.ContextVar[bool] = contextvars.ContextVar("shrink_on_timeout", default=False)
+"""Set by a caller that answers a timeout with a smaller request (a list page of half the
+size) rather than the same request again: the transport then does not retry timeouts."""
+
+
+@dataclass
+class RequestStats:
+    """What the client did, for the progress line, the job summary and ``build-info.json``."""
+
+    requests: int = 0
+    retries: int = 0
+    statuses: dict[int, int] = dataclass_field(default_factory=dict)
+    fetched: int = 0
+    """Entities received with all their fields (every one on a cold build, the changed ones after)."""
+    cached: int = 0
+    """Entities taken unchanged from the fetch cache."""
+    deleted: int = 0
+    """Cached entities no longer in Fibery."""
+
+    def record(self, status: int) -> None:
+        self.requests += 1
+        self.statuses[status] = self.statuses.get(status, 0) + 1
+
+
+class RateLimiter:
+    """Keep every 1-second window of the server under ``rate`` requests, wherever between a
+    request's arrival and its answer the server counts it (a slow answer may be counted late).
+
+    Starts are spaced at least ``1/rate`` seconds apart, and each of the ``rate`` slots is
+    free again only 1 second after its request was answered, both with a 6 % margin: the
+    ``rate``-th next request never starts within a second of an earlier one's answer."""
+
+    WINDOW = 1.06
+
+    def __init__(self, rate: float) -> None:
+        self.interval = self.WINDOW / rate
+        self._free = [0.0] * max(1, math.floor(rate))
+        self._next = 0.0
+        self._lock = asyncio.Lock()
+
+    async def acquire(self) -> int:
+        """Wait for a slot and the next start; return the slot, to ``release`` when answered."""
+        async with self._lock:
+            while True:
+                slot = min(range(len(self._free)), key=self._free.__getitem__)
+                delay = max(self._free[slot], self._next) - time.monotonic()
+                if delay <= 0:
+                    break
+                await asyncio.sleep(0.01 if self._free[slot] == math.inf else delay)
+            self._free[slot] = math.inf
+            self._next = max(time.monotonic(), self._next) + self.interval
+            return slot
+
+    def release(self, slot: int) -> None:
+        """The request of ``slot`` was answered (or failed)."""
+        self._free[slot] = time.monotonic() + self.WINDOW
+
+    async def wait(self) -> None:
+        """Wait for the start of a request that takes no time."""
+        self.release(await self.acquire())
+
+
+def retry_after(response: httpx.Response | None) -> float | None:
+    """The wait a server asks for in ``Retry-After`` (seconds or an HTTP date), if any."""
+    header = response.headers.get("Retry-After") if response is not None else None
+    if not header:
+        return None
+    try:
+        return max(0.0, float(header))
+    except ValueError:
+        when = server_time({"date": header})
+        return max(0.0, when.timestamp() - time.time()) if when else None
+
+
+def retry_delay(response: httpx.Response | None, attempt: int, backoff: float) -> float:
+    """Seconds to wait before retry ``attempt`` (1-based): ``Retry-After`` when the server
+    sends one (at most ``MAX_RETRY_AFTER``), else exponential backoff ``backoff * 2**(attempt-1)``."""
+    asked = retry_after(response)
+    if asked is None:
+        return backoff * 2 ** (attempt - 1)
+    if asked > MAX_RETRY_AFTER:
+        log.warning("Fibery asked to wait %.0f s before retrying; waiting %.0f s", asked, MAX_RETRY_AFTER)
+    return min(asked, MAX_RETRY_AFTER)
+
+
+def server_time(headers: Any) -> datetime | None:
+    """The server's clock from an HTTP ``Date`` header, or None when it is missing or
+    unusable (no time zone, as a proxy's ``-0000`` gives, counts as unusable)."""
+    value = headers.get("date") if headers is not None else None
+    try:
+        moment = email.utils.parsedate_to_datetime(value) if value else None
+    except (TypeError, ValueError, IndexError):
+        return None
+    return moment if moment is not None and moment.tzinfo is not None else None
+
+
+class _Deadline(httpx.AsyncByteStream):
+    """A response body that fails with a timeout once the whole answer has taken too long."""
+
+    def __init__(self, inner: Any, request: httpx.Request, deadline: float) -> None:
+        self._inner = inner
+        self._request = request
+        self._deadline = deadline
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        iterator = self._inner.__aiter__()
+        while True:
+            left = self._deadline - time.monotonic()
+            if left <= 0:
+                raise httpx.ReadTimeout("the answer took longer than the request deadline", request=self._request)
+            try:
+                chunk = await asyncio.wait_for(iterator.__anext__(), left)
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                message = "the answer took longer than the request deadline"
+                raise httpx.ReadTimeout(message, request=self._request) from None
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+class PoliteTransport(httpx.AsyncBaseTransport):
+    """An httpx transport that rate-limits, counts, retries and bounds every request.
+
+    ``deadline`` is the most one attempt may take, answer included. GraphQL and schema
+    answers are read inside the attempt, so a deadline or a broken-off answer is retried;
+    file downloads stream (their size is checked as they arrive) under the same deadline."""
+
+    def __init__(
+        self,
+        inner: httpx.AsyncBaseTransport,
+        *,
+        limiter: RateLimiter,
+        stats: RequestStats,
+        retries: int,
+        backoff: float,
+        deadline: float = math.inf,
+    ) -> None:
+        self._inner = inner
+        self._limiter = limiter
+        self._stats = stats
+        self._retries = retries
+        self._backoff = backoff
+        self._deadline = deadline
+
+    async def _attempt(self, request: httpx.Request) -> httpx.Response:
+        started = time.monotonic()
+        response = await asyncio.wait_for(self._inner.handle_async_request(request), self._deadline)
+        response.stream = _Deadline(response.stream, request, started + self._deadline)
+        if not request.url.path.startswith("/api/files/"):
+            try:
+                await response.aread()
+            finally:
+                await response.aclose()
+        return response
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        attempt = 0
+        while True:
+            slot = await self._limiter.acquire()
+            try:
+                response: httpx.Response | None = await self._attempt(request)
+            except (*RETRIED_ERRORS, TimeoutError) as exc:
+                self._stats.record(0)
+                timed_out = isinstance(exc, httpx.TimeoutException | TimeoutError)
+                if attempt >= self._retries or (timed_out and shrink_on_timeout.get()):
+                    if isinstance(exc, TimeoutError):
+                        raise httpx.ReadTimeout("no answer within the request deadline", request=request) from None
+                    raise
+                log.info("%s from %s: %s", type(exc).__name__, request.url.path, exc or "no reason given")
+                response = None
+            else:
+                assert response is not None
+                self._stats.record(response.status_code)
+                if response.status_code not in RETRY_STATUSES or attempt >= self._retries:
+                    return response
+                await response.aclose()
+            finally:
+                self._limiter.release(slot)
+            attempt += 1
+            self._stats.retries += 1
+            delay = retry_delay(response, attempt, self._backoff)
+            log.info("retry %d/%d of %s in %.1f s", attempt, self._retries, request.url.path, delay)
+            await asyncio.sleep(delay)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+class Unclosed(httpx.AsyncBaseTransport):
+    """Share the polite transport with a short-lived client without closing it."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self._inner = inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await self._inner.handle_async_request(request)
