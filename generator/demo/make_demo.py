@@ -1027,6 +1027,11 @@ class Registry:
         return _PLACEHOLDER.sub(one, text)
 
 
+# The final states of the workflows (Fibery's ``final`` flag, which the client reads): pages
+# colour state badges by it.
+FINAL_STATES = frozenset({"Approved", "Published", "Obsolete", "Retired"})
+
+
 def _convert(value: Any, field: Field, registry: Registry) -> Any:
     """Turn an authored value into the model's shape for ``field.kind`` (see model.py)."""
     if value is None:
@@ -1038,7 +1043,9 @@ def _convert(value: Any, field: Field, registry: Registry) -> Any:
             "md": text,
             "html": markdown.markdown(text, extensions=MARKDOWN_EXTENSIONS),
         }
-    if kind in (K.STATE, K.SELECT):
+    if kind is K.STATE:
+        return {"name": value, "final": value in FINAL_STATES}
+    if kind is K.SELECT:
         return {"name": value}
     if kind is K.MULTI_SELECT:
         return [{"name": name} for name in value]
