@@ -873,6 +873,7 @@ class SiteRenderer:
             fields=props,
             props=props,
             text=text,
+            text_title=db.fields[layout.article.main].title if text is not None else "",
             toc=toc,
             extra_texts=extra_texts,
             backlinks=[backlink for backlink, _ in shown],

@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from html import unescape
+from html import escape, unescape
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -207,15 +207,19 @@ def entity_pages(site: Path) -> dict[str, tuple[str, str]]:
         if not path.endswith(".html"):
             continue
         text = data.decode()
-        if "Open in Fibery" in text and (h1 := _H1.search(text)):
+        if "Open in Fibery" in text and "<article>" in text and (h1 := _H1.search(text)):
             pages[unescape(h1.group(1).strip())] = (path, text)
     return pages
 
 
 def field_html(page: str, title: str) -> str | None:
-    """The ``<dd>`` of the field shown as ``title`` on an entity page, or None."""
-    pattern = rf'<div class="field kind-[\w-]+"><dt>{re.escape(title)}</dt><dd>(.*?)</dd></div>'
+    """The ``<dd>`` of the field shown as ``title`` on an entity page, or None; a text field's
+    HTML: the main text (no label) or another one (under its own heading)."""
+    label = re.escape(escape(title))
+    pattern = rf'<div class="field kind-[\w-]+"><dt>{label}</dt>\s*<dd>(.*?)</dd></div>'
     match = re.search(pattern, page, re.S | re.IGNORECASE)
+    match = match or re.search(rf'<div class="text" data-field="{label}">(.*?)</article>', page, re.S)
+    match = match or re.search(rf'<h2 id="[^"]*">{label}</h2>(.*?)</section>', page, re.S)
     return match.group(1) if match else None
 
 
