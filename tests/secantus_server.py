@@ -102,6 +102,13 @@ class SecantusServer:
             self.process.kill()
             self.process.wait(timeout=10)
 
+    def kill(self) -> None:
+        """SIGKILL, for a server whose data no longer matters: after a SIGSTOP and SIGCONT
+        the graceful stop waits for the clients that timed out meanwhile (~20 s)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
     def restart(self) -> SecantusServer:
         """Stop, then start again on the same port and the same files."""
         self.stop()
