@@ -199,8 +199,10 @@ def test_checkouts_keep_no_credentials(path: Path) -> None:
 def test_pages_triggers(pages: dict[str, Any]) -> None:
     triggers = pages["on"]
 
-    assert set(triggers) == {"push", "schedule", "workflow_dispatch"}
+    assert set(triggers) == {"push", "schedule", "repository_dispatch", "workflow_dispatch"}
     assert triggers["push"] == {"branches": ["main"]}
+    assert triggers["repository_dispatch"] == {"types": ["fibery-changed"]}
+    assert triggers["workflow_dispatch"]["inputs"]["force"]["type"] == "boolean"
     [schedule] = triggers["schedule"]
     minute, hour, *rest = schedule["cron"].split()
     assert minute.isdigit() and int(minute) % 2 == 1, "runs at the top of the hour are late or dropped"
@@ -220,6 +222,45 @@ def test_pages_permissions_write_only_in_the_deploy_job(pages: dict[str, Any]) -
 
 def test_pages_concurrency(pages: dict[str, Any]) -> None:
     assert pages["concurrency"] == {"group": "pages", "cancel-in-progress": False}
+
+
+def test_pages_acceptance_specs_gate_pushes_not_rebuilds(pages: dict[str, Any]) -> None:
+    jobs = pages["jobs"]
+    assert jobs["acceptance"]["if"] == "github.event_name == 'push'"
+    assert jobs["build"]["needs"] == "acceptance"
+    # A failed spec stops the build; a skipped one (schedule, dispatch) does not.
+    assert jobs["build"]["if"] == (
+        "${{ !cancelled() && (needs.acceptance.result == 'success' || needs.acceptance.result == 'skipped') }}"
+    )
+    download = the_step(jobs["build"], "actions/download-artifact")
+    assert download["if"] == "needs.acceptance.result == 'success'"
+
+
+def test_pages_deploys_only_what_changed(pages: dict[str, Any]) -> None:
+    build = pages["jobs"]["build"]
+    names = [s.get("name") for s in build["steps"]]
+    compare = next(s for s in build["steps"] if s.get("id") == "compare")
+    upload = the_step(build, "actions/upload-pages-artifact")
+    assert names.index("Build the documentation into site/docs") < names.index(compare["name"])
+    assert names.index(compare["name"]) < names.index(upload["name"])
+    assert "python -m generator.deploycheck site" in compare["run"]
+    assert compare["env"]["BASE_URL"] == "${{ steps.pages.outputs.base_url }}"
+    assert compare["env"]["FORCE"] == "${{ github.event_name == 'push' || inputs.force == true }}"
+    assert upload["if"] == "steps.compare.outputs.deploy == 'true'"
+    assert build["outputs"]["deploy"] == "${{ steps.compare.outputs.deploy }}"
+    assert pages["jobs"]["deploy"]["if"] == "needs.build.outputs.deploy == 'true'"
+
+
+@pytest.mark.parametrize(("job", "lock"), [("build", "pages.txt"), ("acceptance", "acceptance.txt")])
+def test_pages_installs_from_the_lock(pages: dict[str, Any], job: str, lock: str) -> None:
+    steps = pages["jobs"][job]["steps"]
+    install = next(s["run"] for s in steps if "pip install" in s.get("run", ""))
+    assert install.splitlines() == [
+        f"python -m pip install -r requirements/{lock}",
+        "python -m pip install --no-deps --no-build-isolation .",
+    ]
+    python = the_step(pages["jobs"][job], "actions/setup-python")
+    assert python["with"]["cache-dependency-path"] == f"requirements/{lock}"
 
 
 def test_pages_build_job(pages: dict[str, Any]) -> None:
@@ -407,6 +448,8 @@ DEMO_EXPRESSIONS = {
     "${{ vars.FIBERY_URL }}": "",
     "${{ vars.FIBERY_SPACE }}": "",
     "${{ vars.KB_DEMO }}": "true",
+    "${{ steps.pages.outputs.base_url }}": "",
+    "${{ github.event_name == 'push' || inputs.force == true }}": "false",
 }
 """What the expressions of the build job's `env:` give in a repository with only KB_DEMO set."""
 
