@@ -65,3 +65,12 @@ def test_every_pin_has_a_hash(lock: str) -> None:
     unhashed = [e.split()[0] for e in entries if "==" in e.split("\n")[0] and "--hash=sha256:" not in e]
     assert not unhashed, f"requirements/{lock}: no hash for {unhashed}"
     assert "fibery-kb" not in pins(ROOT / "requirements" / lock), "the project itself is installed from the checkout"
+
+
+def test_dependabot_keeps_the_actions_and_the_locks_current() -> None:
+    import yaml
+
+    config = yaml.safe_load((ROOT / ".github" / "dependabot.yml").read_text(encoding="utf-8"))
+    updates = {(u["package-ecosystem"], u["directory"]) for u in config["updates"]}
+    assert config["version"] == 2
+    assert {("github-actions", "/"), ("pip", "/requirements")} <= updates

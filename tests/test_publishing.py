@@ -64,7 +64,7 @@ def load_workflow(name: str) -> dict[str, Any]:
 
 def steps_using(job: dict[str, Any], action: str) -> list[dict[str, Any]]:
     """The steps of ``job`` that use ``action`` (any version)."""
-    return [s for s in job["steps"] if s.get("uses", "").split("@")[0] == action]
+    return [s for s in job.get("steps", []) if s.get("uses", "").split("@")[0] == action]
 
 
 def the_step(job: dict[str, Any], action: str) -> dict[str, Any]:
@@ -582,15 +582,49 @@ def test_architecture_page_has_a_paragraph_per_module() -> None:
 
 
 def test_release_runs_on_version_tags_with_package_write(release: dict[str, Any]) -> None:
-    [job] = release["jobs"].values()
-
     assert release["on"] == {"push": {"tags": ["v*"]}}
     assert release["permissions"] == {"contents": "read"}
-    assert job["permissions"] == {"contents": "read", "packages": "write"}
+    assert release["jobs"]["image"]["permissions"] == {"contents": "read", "packages": "write"}
+    writers = [j for j, job in release["jobs"].items() if "write" in job.get("permissions", {}).values()]
+    assert sorted(writers) == ["image", "pypi"]
+
+
+def test_release_publishes_only_after_the_tests_and_the_version_check(release: dict[str, Any]) -> None:
+    jobs = release["jobs"]
+    assert jobs["tests"]["uses"] == "./.github/workflows/ci.yml"
+    assert "workflow_call" in load_workflow("ci.yml")["on"]
+    assert jobs["package"]["needs"] == ["tests", "version"]
+    assert jobs["image"]["needs"] == ["tests", "version"]
+    assert jobs["pypi"]["needs"] == "package"
+    build = next(s["run"] for s in jobs["package"]["steps"] if "python -m build" in s.get("run", ""))
+    assert "twine check --strict dist/*" in build
+    assert jobs["pypi"]["permissions"]["id-token"] == "write" and jobs["pypi"]["environment"]["name"] == "pypi"
+
+
+def _run_version_check(release: dict[str, Any], tag: str, repository: str) -> subprocess.CompletedProcess[str]:
+    [step] = [s for s in release["jobs"]["version"]["steps"] if "run" in s]
+    env = {**os.environ, "TAG": tag, "REPOSITORY": repository}
+    command = ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]]
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=30)
+
+
+def test_release_fails_when_the_tag_differs_from_the_package_version(release: dict[str, Any]) -> None:
+    from generator import __version__
+
+    good = _run_version_check(release, f"v{__version__}", "OWNER/fibery-kb")
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert f"Releasing fibery-kb {__version__}" in good.stdout
+    bad = _run_version_check(release, "v99.0.0", "OWNER/fibery-kb")
+    assert bad.returncode == 1
+    assert f"::error title=Tag and version differ::The tag is v99.0.0 but generator/__init__.py says {__version__}" in (
+        bad.stdout
+    )
+    elsewhere = _run_version_check(release, f"v{__version__}", "someone/else")
+    assert elsewhere.returncode == 1 and "Wrong project URLs" in elsewhere.stdout
 
 
 def test_release_uses_the_official_docker_actions(release: dict[str, Any]) -> None:
-    [job] = release["jobs"].values()
+    job = release["jobs"]["image"]
     login = the_step(job, "docker/login-action")["with"]
     meta = the_step(job, "docker/metadata-action")
     push = the_step(job, "docker/build-push-action")["with"]
