@@ -209,3 +209,14 @@ def test_no_build_is_one_line(tmp_path: Path) -> None:
     assert result.stderr.strip().splitlines() == [
         f"error: cannot read {tmp_path / 'site' / 'build-info.json'}: No such file or directory: run gen build first"
     ]
+
+
+def test_the_fetch_cache_is_kept_encrypted_like_the_tools_own_workflow(kb: Path) -> None:
+    steps = {s.get("name"): s for s in workflow(kb)["jobs"]["build"]["steps"]}
+    with_token = [name for name, s in steps.items() if "secrets.FIBERY_TOKEN }}" in json.dumps(s.get("env", {}))]
+    assert with_token == [
+        "Decrypt the Fibery fetch cache",
+        "Build the site from Fibery",
+        "Encrypt the Fibery fetch cache",
+    ]
+    assert steps["Save the Fibery fetch cache"]["with"]["path"] == ".cache/fibery-kb.tar.gz.enc"
