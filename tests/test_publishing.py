@@ -14,12 +14,14 @@ is checked in the ways that do run here:
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -27,11 +29,14 @@ from pathlib import Path
 from typing import Any
 
 import click
+import pymongo
 import pytest
 import yaml
 
 from generator.cli import cli
 from generator.config import SiteConfig
+
+from .secantus_server import available as secantus_available
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = ROOT / ".github" / "workflows"
@@ -236,6 +241,31 @@ def test_pages_acceptance_specs_gate_pushes_not_rebuilds(pages: dict[str, Any]) 
     )
     download = the_step(jobs["build"], "actions/download-artifact")
     assert download["if"] == "needs.acceptance.result == 'success'"
+
+
+def test_pages_acceptance_specs_store_into_secantusdb(pages: dict[str, Any], tmp_path: Path) -> None:
+    """The start step, run here as the runner would: the server answers, then it is stopped."""
+    steps = {s.get("name"): s for s in pages["jobs"]["acceptance"]["steps"]}
+    assert steps["Run the acceptance specs"]["env"] == {"MONGODB_URI": "mongodb://127.0.0.1:27017"}
+    if not secantus_available():
+        pytest.skip("secantusdb has no wheel for this platform")
+    from .secantus_server import free_port
+
+    port = str(free_port())
+    script = steps["Start SecantusDB"]["run"].replace("27017", port)
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    env = {**os.environ, "RUNNER_TEMP": str(tmp_path), "PATH": path}
+    command = ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script]
+    pid_file = tmp_path / "secantus.pid"
+    try:
+        result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=90)
+        assert result.returncode == 0, result.stdout + result.stderr
+        with pymongo.MongoClient(f"mongodb://127.0.0.1:{port}", serverSelectionTimeoutMS=2000) as client:
+            assert client.admin.command("ping")["ok"] == 1
+    finally:
+        if pid_file.is_file():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid_file.read_text(encoding="utf-8")), signal.SIGTERM)
 
 
 def test_pages_deploys_only_what_changed(pages: dict[str, Any]) -> None:
