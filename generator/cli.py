@@ -426,6 +426,21 @@ def plugins_command(config_path: Path | None) -> None:
         click.echo(f"{plugin.group:<20} {plugin.name:<{width}}  {state:<8}  {plugin.value}  ({plugin.distribution})")
 
 
+# =========================================================================== gen init (issue 17)
+# Option parsing only: the files and the checks live in scaffold.py.
+
+
+@cli.command("init")
+@click.argument("directory", type=click.Path(path_type=Path), default=".")
+@click.option("--force", is_flag=True, help="Overwrite the files gen init writes if they exist.")
+def init_command(directory: Path, force: bool) -> None:
+    """Start a knowledge base in DIRECTORY: kb.toml, content/, templates/, .gitignore, and a
+    Pages workflow installing this fibery-kb version, pinned in requirements.txt."""
+    from . import scaffold
+
+    click.echo(scaffold.next_steps(scaffold.init(directory, force=force)))
+
+
 def main() -> None:
     """Entry point of the ``gen`` script: known errors are one line; a bug is one line too,
     with the traceback only under ``-vv``."""
