@@ -31,12 +31,12 @@ from .publish import apply_publish_rules
 from .search import index_site
 from .sources import Source
 from .status import STATUS_PAGE, status_page
-from .writer import SiteWriter
+from .writer import SITE_MARKER, OutputLock, SiteWriter, check_output
 
 if TYPE_CHECKING:
     from .render import SiteRenderer
 
-BUILD_INFO = "build-info.json"
+BUILD_INFO = SITE_MARKER
 
 
 @dataclass
@@ -105,8 +105,14 @@ def build(
     renderers: FieldRenderers | None = None,
     on_page: PageCallback | None = None,
     cache: BuildCache | None = None,
+    force: bool = False,
 ) -> BuildReport:
-    """Build the site from ``source`` into ``out``; the previous ``out`` survives any failure."""
+    """Build the site from ``source`` into ``out``; the previous ``out`` survives any failure.
+
+    ``out`` is checked before anything is read (``writer.check_output``: ``force`` lets an
+    unrelated non-empty folder be replaced), and built under its ``OutputLock``."""
+    inputs = (root / config.content_dir, root / config.templates_dir, root / config.cache_dir)
+    check_output(out, project=root, inputs=inputs, force=force)
     clock = _Clock()
     workspace = apply_publish_rules(source.load(), config).in_stable_order()
     clock.lap("fetch")
@@ -114,7 +120,8 @@ def build(
     # the cycle collector walking it on every full collection while pages are made.
     gc.freeze()
     try:
-        return _build(workspace, source, config, out, root, renderers, on_page, cache, clock)
+        with OutputLock(out):
+            return _build(workspace, source, config, out, root, renderers, on_page, cache, clock)
     finally:
         gc.unfreeze()
 
