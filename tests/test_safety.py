@@ -1,0 +1,176 @@
+"""Nothing lost, nothing surprising: what `gen build` may replace, and the one-line errors a
+user's own mistakes get (issue 14). The fault matrix with kills, concurrency and full disks
+is tests/test_faults.py."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from generator.build import build
+from generator.errors import ConfigError
+from generator.sources import SnapshotSource
+
+from .conftest import ROOT, TOKEN, make_config
+from .e2e_helpers import DEMO, site_files
+from .test_cli import assert_one_line_error, run_gen
+
+DEMO_SNAPSHOT = ROOT / "generator" / "demo" / "workspace.json"
+
+
+def write_project(folder: Path) -> dict[str, bytes]:
+    """A user's project: kb.toml, a content page and a file of their own."""
+    (folder / "content").mkdir(parents=True)
+    (folder / "content" / "about.md").write_text("# About\n")
+    (folder / "kb.toml").write_text('title = "Mine"\n')
+    (folder / "notes.txt").write_text("my notes\n")
+    return site_files(folder)
+
+
+# --------------------------------------------------------------------------- --out
+
+
+@pytest.mark.parametrize("out", [".", "..", "content", "sub/.."])
+def test_out_never_replaces_the_project_or_a_parent(tmp_path: Path, out: str) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    before = write_project(project)
+    (project / "sub").mkdir()
+    result = run_gen("build", "--demo", "--out", out, "--force", cwd=project)
+    assert_one_line_error(result, f"--out {out}: ", 2)
+    assert site_files(project) == before
+    assert [p.name for p in tmp_path.iterdir()] == ["project"]
+
+
+def test_out_refuses_another_project(tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    other.mkdir()
+    before = write_project(other)
+    result = run_gen("build", "--demo", "--out", "other", "--force", cwd=tmp_path)
+    assert_one_line_error(result, "holds a fibery-kb project", 2)
+    assert site_files(other) == before
+
+
+def test_an_unrelated_folder_needs_force(tmp_path: Path) -> None:
+    folder = tmp_path / "some-folder"
+    folder.mkdir()
+    (folder / "photo.jpg").write_bytes(b"precious")
+    result = run_gen("build", "--demo", "--out", "some-folder", cwd=tmp_path)
+    assert_one_line_error(result, "--out some-folder: not empty and not a site fibery-kb built; use --force", 2)
+    assert (folder / "photo.jpg").read_bytes() == b"precious"
+    result = run_gen("build", "--demo", "--out", "some-folder", "--force", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert not (folder / "photo.jpg").exists() and (folder / "index.html").is_file()
+
+
+def test_an_empty_folder_or_a_built_site_is_replaced(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    for _ in range(2):  # the second time, over the site the first one built
+        result = run_gen("build", "--demo", "--out", "empty", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+    assert (tmp_path / "empty" / "index.html").is_file()
+
+
+def test_out_that_is_a_file(tmp_path: Path) -> None:
+    (tmp_path / "site").write_text("not a folder")
+    assert_one_line_error(run_gen("build", "--demo", cwd=tmp_path), "Directory 'site' is a file", 2)
+    assert (tmp_path / "site").read_text() == "not a folder"
+
+
+# --------------------------------------------------------------------------- builds that failed
+
+
+def test_two_files_with_identical_bytes(tmp_path: Path) -> None:
+    """The same image uploaded twice: two secrets, one content-addressed file."""
+    snap = json.loads(DEMO_SNAPSHOT.read_text())
+    original = "3b45297f-d7c3-56d3-b7f4-a8c5c8ddca21"
+    snap["files"]["copy-of-the-checklist"] = snap["files"][original]
+    guides = next(db for db in snap["databases"] if db["title"] == "Guides")
+    second = next(e for e in guides["entities"] if not e["values"].get("attachments"))
+    second["values"]["attachments"] = [
+        {"contentType": "application/pdf", "name": "again.pdf", "secret": "copy-of-the-checklist"}
+    ]
+    (tmp_path / "snap.json").write_text(json.dumps(snap))
+    result = run_gen("build", "--snapshot", "snap.json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    pdfs = list((tmp_path / "site" / "assets" / "files").glob("*.pdf"))
+    assert len([p for p in pdfs if p.read_bytes().startswith(b"%PDF")]) >= 1
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes to read-only folders")
+def test_read_only_output_folder(tmp_path: Path) -> None:
+    parent = tmp_path / "ro"
+    parent.mkdir()
+    parent.chmod(0o555)
+    try:
+        result = run_gen("build", "--demo", "--out", "ro/site", cwd=tmp_path)
+    finally:
+        parent.chmod(0o755)
+    assert_one_line_error(result, "cannot write", 1)
+    assert "Permission denied" in result.stderr and "ro" in result.stderr
+
+
+def test_read_only_output_folder_in_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Also as root (CI containers): mkdtemp refused as a read-only file system would."""
+    import tempfile
+
+    from generator.errors import OutputError
+
+    def refuse(*args: object, **kwargs: object) -> str:
+        raise OSError(30, "Read-only file system", str(tmp_path))
+
+    monkeypatch.setattr(tempfile, "mkdtemp", refuse)
+    with pytest.raises(OutputError, match=f"cannot write {tmp_path}: Read-only file system"):
+        build(SnapshotSource(DEMO_SNAPSHOT), make_config(), out=tmp_path / "site", root=ROOT)
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+def test_config_that_does_not_exist(tmp_path: Path) -> None:
+    result = run_gen("build", "--demo", "--config", "kb.tmol", cwd=tmp_path)
+    assert_one_line_error(result, "--config kb.tmol: no such file", 2)
+    assert not (tmp_path / "site").exists()
+
+
+def test_fibery_url_with_a_path(tmp_path: Path) -> None:
+    result = run_gen(
+        "build", cwd=tmp_path, FIBERY_URL="https://acme.fibery.io/Space", FIBERY_SPACE="KB", FIBERY_TOKEN=TOKEN
+    )
+    assert_one_line_error(result, "FIBERY_URL: must be the workspace address only, e.g. https://acme.fibery.io", 2)
+
+
+def test_all_missing_settings_at_once(tmp_path: Path) -> None:
+    result = run_gen("build", cwd=tmp_path, FIBERY_SPACE="KB")
+    assert_one_line_error(result, "FIBERY_URL, FIBERY_TOKEN are not set", 2)
+    assert "--fibery-url, --token-file" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (("build", "--no-such-option"), "No such option '--no-such-option' (see 'gen build --help')"),
+        (("no-such-command",), "No such command 'no-such-command'"),
+        (("build", "--out"), "Option '--out' requires an argument"),
+    ],
+)
+def test_usage_errors_are_one_line(tmp_path: Path, args: tuple[str, ...], fragment: str) -> None:
+    assert_one_line_error(run_gen(*args, cwd=tmp_path), fragment, 2)
+
+
+def test_load_site_config_names_a_missing_path(tmp_path: Path) -> None:
+    from generator.config import load_site_config
+
+    with pytest.raises(ConfigError, match="no such file"):
+        load_site_config(path=tmp_path / "missing.toml")
+    assert load_site_config(root=tmp_path) == make_config()  # the default kb.toml may be absent
+
+
+def test_pull_writes_the_snapshot_owner_only(tmp_path: Path) -> None:
+    result = run_gen("pull", "--demo", "--out", "snap.json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "snap.json").stat().st_mode & 0o777 == 0o600
+    assert json.loads((tmp_path / "snap.json").read_text())["space"] == DEMO["space"]
