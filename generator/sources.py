@@ -57,8 +57,8 @@ class FiberySource:
     @classmethod
     def from_config(cls, connection: Connection, config: SiteConfig, **kwargs) -> FiberySource:
         client = FiberyClient.from_config(connection, config)
-        # Files: kb.toml's size limit and allow-list, downloads cached under ./.cache (issue 5).
-        client.file_policy = FilePolicy.from_config(config, Path("."))
+        # Files: kb.toml's size limit and allow-list; downloads cached when the build has a cache.
+        client.file_policy = FilePolicy.from_config(config, kwargs.pop("cache", None))
         return cls(client, **kwargs)
 
     def load(self) -> Workspace:
@@ -136,10 +136,14 @@ def fibery_source(config: SiteConfig, options: Mapping[str, Any]) -> FiberySourc
         fibery_url=options.get("fibery_url"), space=options.get("space"), token_file=options.get("token_file")
     )
     SECRETS.add(connection.token.get_secret_value())
-    source = FiberySource.from_config(
-        connection, config, select=lambda dbs: select_databases(dbs, config), progress=options.get("progress")
-    )
     cache = options.get("cache")
+    source = FiberySource.from_config(
+        connection,
+        config,
+        select=lambda dbs: select_databases(dbs, config),
+        progress=options.get("progress"),
+        cache=cache,
+    )
     if cache is not None:
         source.client.cache = cache.fetch(connection.fibery_url, connection.space)
     return source

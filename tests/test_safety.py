@@ -14,8 +14,9 @@ from generator.build import build
 from generator.errors import ConfigError
 from generator.sources import SnapshotSource
 
+from . import fake_fibery as ff
 from .conftest import ROOT, TOKEN, make_config
-from .e2e_helpers import DEMO, site_files
+from .e2e_helpers import DEMO, gen_env, site_files, snapshot_at
 from .test_cli import assert_one_line_error, run_gen
 
 DEMO_SNAPSHOT = ROOT / "generator" / "demo" / "workspace.json"
@@ -174,3 +175,23 @@ def test_pull_writes_the_snapshot_owner_only(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "snap.json").stat().st_mode & 0o777 == 0o600
     assert json.loads((tmp_path / "snap.json").read_text())["space"] == DEMO["space"]
+
+
+def test_the_download_cache_lives_in_cache_dir_and_full_ignores_it(tmp_path: Path) -> None:
+    (tmp_path / "kb.toml").write_text('cache_dir = "var/kb-cache"\nsearch = false\n')
+
+    def downloads() -> int:
+        return len([e for e in server.stats.log if e.path.startswith("/api/files/")])
+
+    with ff.FakeFibery(DEMO, token=TOKEN, rate_limit=None) as server:
+        server.update_snapshot(snapshot_at(server.url))
+        assert run_gen("build", cwd=tmp_path, **gen_env(server)).returncode == 0
+        assert downloads() == len(DEMO["files"])
+        server.stats.reset()
+        assert run_gen("build", "--out", "two", cwd=tmp_path, **gen_env(server)).returncode == 0
+        assert downloads() == 0
+        server.stats.reset()
+        assert run_gen("build", "--full", cwd=tmp_path, **gen_env(server)).returncode == 0
+        assert downloads() == len(DEMO["files"])
+    assert list((tmp_path / "var" / "kb-cache" / "files" / "secrets").glob("*.json"))
+    assert not (tmp_path / ".cache").exists()
