@@ -34,7 +34,6 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -44,7 +43,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from . import __version__
 from .config import SiteConfig
 from .fields import FieldRenderers, clean_html, link_urls, rich_text_html
-from .files import write_atomically
+from .files import remove_stale_temporaries, temporary_file, write_atomically
 from .model import Entity, FieldKind, Workspace
 from .naming import slugify
 
@@ -58,7 +57,7 @@ _ENTITIES = TypeAdapter(list[Entity])
 def _write_lines(path: Path, entities: dict[str, list[Entity]]) -> str:
     """Write one ``key<TAB>[entities]`` line per database, atomically; return the sha256."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    handle, tmp = temporary_file(path)
     digest = hashlib.sha256()
     try:
         with os.fdopen(handle, "wb") as out:
@@ -221,6 +220,14 @@ class BuildCache:
     def __init__(self, folder: Path, *, read: bool = True) -> None:
         self.folder = folder
         self.read = read
+        # A build killed while writing a cache file left a temporary file: remove it.
+        if folder.is_dir():
+            remove_stale_temporaries(folder)
+
+    @property
+    def files(self) -> Path:
+        """The download cache (``files.py``)."""
+        return self.folder / "files"
 
     def fetch(self, fibery_url: str, space: str) -> FetchCache:
         """The fetch cache of one space."""

@@ -13,7 +13,7 @@ Four rules keep a user's files safe (``check_output``, ``OutputLock``, ``commit`
   ``build-info.json``); any other non-empty folder needs ``force``. The working folder, a
   parent of it, a project folder (``kb.toml``, ``content/``) and a mount point are refused
   even then.
-* One build at a time per output folder: ``OutputLock`` (``.<name>.fibery-kb.lock`` beside
+* One build at a time per output folder: ``OutputLock`` (a ``flock`` on the folder holding
   it) makes a second build wait for the first.
 * The swap is one atomic exchange of the staging folder and the output (Linux
   ``renameat2(RENAME_EXCHANGE)``), so a kill at any moment leaves a complete site, old or
@@ -270,13 +270,13 @@ def is_site(folder: Path) -> bool:
 
 
 class OutputLock:
-    """One build at a time per output folder: an exclusive ``flock`` on
-    ``.<name>.fibery-kb.lock`` beside it. A second build waits (and says so); the kernel
+    """One build at a time per output folder: an exclusive ``flock`` on the folder that holds
+    it (the output itself is swapped, so it cannot carry the lock, and a lock file would be
+    one more file in the user's folder). A second build waits, and says so; the kernel
     releases the lock of a killed build. Where ``fcntl`` is missing (Windows) it does nothing."""
 
     def __init__(self, out: Path) -> None:
         self.out = out.resolve()
-        self.path = self.out.parent / f".{self.out.name}.fibery-kb.lock"
         self._fd: int | None = None
 
     def __enter__(self) -> OutputLock:
@@ -284,13 +284,13 @@ class OutputLock:
             import fcntl
         except ImportError:
             return self
-        with _io(self.path):
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        with _io(self.out.parent):
+            self.out.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(self.out.parent, os.O_RDONLY)
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            log.warning("another build of %s is running: waiting for it to finish", self.out)
+            log.warning("another build into %s is running: waiting for it to finish", self.out.parent)
             fcntl.flock(self._fd, fcntl.LOCK_EX)
         return self
 
