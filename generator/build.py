@@ -31,7 +31,7 @@ from .publish import apply_publish_rules
 from .search import index_site
 from .sources import Source
 from .status import STATUS_PAGE, status_page
-from .writer import SITE_MARKER, OutputLock, SiteWriter, check_output
+from .writer import SITE_MARKER, OutputLock, SiteWriter, check_output, recover_output
 
 if TYPE_CHECKING:
     from .render import SiteRenderer
@@ -110,20 +110,22 @@ def build(
     """Build the site from ``source`` into ``out``; the previous ``out`` survives any failure.
 
     ``out`` is checked before anything is read (``writer.check_output``: ``force`` lets an
-    unrelated non-empty folder be replaced), and built under its ``OutputLock``."""
+    unrelated non-empty folder be replaced). The whole build holds the output's lock, and
+    first undoes what a killed build left (``writer.recover_output``)."""
     inputs = (root / config.content_dir, root / config.templates_dir, root / config.cache_dir)
     check_output(out, project=root, inputs=inputs, force=force)
-    clock = _Clock()
-    workspace = apply_publish_rules(source.load(), config).in_stable_order()
-    clock.lap("fetch")
-    # The workspace (a million objects at 10,000 entities) lives as long as the build: spare
-    # the cycle collector walking it on every full collection while pages are made.
-    gc.freeze()
-    try:
-        with OutputLock(out):
+    with OutputLock(out):
+        recover_output(out)
+        clock = _Clock()
+        workspace = apply_publish_rules(source.load(), config).in_stable_order()
+        clock.lap("fetch")
+        # The workspace (a million objects at 10,000 entities) lives as long as the build: spare
+        # the cycle collector walking it on every full collection while pages are made.
+        gc.freeze()
+        try:
             return _build(workspace, source, config, out, root, renderers, on_page, cache, clock)
-    finally:
-        gc.unfreeze()
+        finally:
+            gc.unfreeze()
 
 
 def _build(

@@ -61,10 +61,16 @@ def index_site(site: Path, config: SiteConfig) -> int | None:
     except OSError as exc:
         raise RenderError(f"search index failed: Pagefind could not run ({exc.strerror or exc})") from None
     if result.returncode != 0:
-        lines = (result.stderr or result.stdout).strip().splitlines()
-        reason = lines[-1].strip() if lines else f"exit code {result.returncode}"
+        reason = _failure(result)
         raise RenderError(f"search index failed: Pagefind: {reason}")
     match = _INDEXED.search(result.stdout)
     pages = int(match.group(1)) if match else 0
     log.info("search index: %d pages", pages)
     return pages
+
+
+def _failure(result: subprocess.CompletedProcess[str]) -> str:
+    """Pagefind's reason for failing: its first line naming an error, else its last line."""
+    lines = [line.strip() for line in f"{result.stdout}\n{result.stderr}".splitlines() if line.strip()]
+    errors = [line for line in lines if "error" in line.lower()]
+    return (errors or lines or [f"exit code {result.returncode}"])[0 if errors else -1]

@@ -82,7 +82,6 @@ class SiteWriter:
     def __enter__(self) -> SiteWriter:
         with _io(self.out.parent):
             self.out.parent.mkdir(parents=True, exist_ok=True)
-            recover_output(self.out)
             self._had_site = self.out.is_dir()
             prefix = f".{self.out.name}.{_LEFTOVER}staging-"
             self._staging = Path(tempfile.mkdtemp(prefix=prefix, dir=self.out.parent))
@@ -304,6 +303,11 @@ def recover_output(out: Path) -> None:
     """Undo what a killed build left beside ``out`` (call under ``OutputLock``): put the
     previous site back if the swap was cut between its two renames, then remove staging
     and old folders."""
+    with _io(out):
+        _recover(out)
+
+
+def _recover(out: Path) -> None:
     leftovers = sorted(out.parent.glob(f".{glob_escape(out.name)}.{_LEFTOVER}*"))
     if not out.exists():
         old = [p for p in leftovers if p.name.startswith(f".{out.name}.{_LEFTOVER}old-") and is_site(p)]
