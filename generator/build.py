@@ -26,6 +26,7 @@ from . import plugins
 from .cache import BuildCache, RenderState, entity_digests, entity_keys, global_key, site_key
 from .config import SiteConfig, template_dirs
 from .fields import FieldRenderers
+from .logs import SECRETS
 from .model import Workspace
 from .publish import apply_publish_rules
 from .search import index_site
@@ -118,6 +119,8 @@ def build(
         recover_output(out)
         clock = _Clock()
         workspace = apply_publish_rules(source.load(), config).in_stable_order()
+        for secret in workspace.files:  # a snapshot's files too: their secrets open them in Fibery
+            SECRETS.add(secret)
         clock.lap("fetch")
         # The workspace (a million objects at 10,000 entities) lives as long as the build: spare
         # the cycle collector walking it on every full collection while pages are made.

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 import httpx
 
 from .config import DEFAULT_FILE_TYPES, DEFAULT_MAX_FILE_SIZE, SiteConfig
+from .logs import SECRETS
 
 if TYPE_CHECKING:
     from .cache import BuildCache
@@ -317,6 +318,8 @@ async def download_files(
     the page then shows a placeholder (and ``strict`` fails the build at render time)."""
     cache = FileCache(policy.cache_dir, read=policy.read_cache) if policy.cache_dir is not None else None
     files: dict[str, str] = {}
+    for secret in secrets:  # a file's secret opens it without the token: never in a log line
+        SECRETS.add(secret)
 
     async def one(secret: str) -> None:
         cached = cache.get(secret) if cache else None

@@ -195,3 +195,26 @@ def test_the_download_cache_lives_in_cache_dir_and_full_ignores_it(tmp_path: Pat
         assert downloads() == len(DEMO["files"])
     assert list((tmp_path / "var" / "kb-cache" / "files" / "secrets").glob("*.json"))
     assert not (tmp_path / ".cache").exists()
+
+
+@pytest.mark.parametrize("verbosity", ["-v", "-vv"])
+def test_verbose_logs_never_show_a_file_secret(tmp_path: Path, verbosity: str) -> None:
+    """A file's secret opens it in Fibery without the token: redacted like the token."""
+    (tmp_path / "kb.toml").write_text("search = false\n")
+    with ff.FakeFibery(DEMO, token=TOKEN, rate_limit=None) as server:
+        server.update_snapshot(snapshot_at(server.url))
+        server.faults.append(ff.fail_every(3, 502))  # retries are logged with the path
+        result = run_gen("build", verbosity, cwd=tmp_path, **gen_env(server))
+    assert result.returncode == 0, result.stderr
+    assert "/api/files/***" in result.stderr
+    assert [s for s in DEMO["files"] if s in result.stderr + result.stdout] == []
+    assert TOKEN not in result.stderr
+
+
+def test_redact_file_urls() -> None:
+    from generator.logs import redact
+
+    assert (
+        redact("GET https://a.fibery.io/api/files/abc-123?x=1 failed")
+        == "GET https://a.fibery.io/api/files/***?x=1 failed"
+    )
