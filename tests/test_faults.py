@@ -365,7 +365,8 @@ def run_injected(tmp_path: Path, fake: ff.FakeFibery, inject: str, *args: str, *
 def leftovers(tmp_path: Path) -> list[str]:
     """Staging and old folders beside the site, and temporary files in the caches."""
     beside = [p.name for p in tmp_path.iterdir() if p.name.startswith(".site")]
-    return beside + [p.name for p in (tmp_path / ".cache").rglob("*.tmp")] if (tmp_path / ".cache").is_dir() else beside
+    cache = tmp_path / ".cache"  # no file of the caches is a dot-file but a temporary one
+    return beside + [p.name for p in cache.rglob(".*") if p.is_file()] if cache.is_dir() else beside
 
 
 def assert_old_or_new_site(site: Path, old_site: dict[str, bytes]) -> str:
