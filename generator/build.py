@@ -27,7 +27,8 @@ from .cache import BuildCache, RenderState, entity_digests, entity_keys, global_
 from .config import SiteConfig, template_dirs
 from .fields import FieldRenderers
 from .logs import SECRETS
-from .model import Workspace
+from .model import FieldKind, Workspace
+from .naming import display_name
 from .publish import apply_publish_rules
 from .search import index_site
 from .sources import Source
@@ -118,7 +119,7 @@ def build(
     with OutputLock(out):
         recover_output(out)
         clock = _Clock()
-        workspace = apply_publish_rules(source.load(), config).in_stable_order()
+        workspace = clean_names(apply_publish_rules(source.load(), config).in_stable_order())
         for secret in workspace.files:  # a snapshot's files too: their secrets open them in Fibery
             SECRETS.add(secret)
         clock.lap("fetch")
@@ -129,6 +130,27 @@ def build(
             return _build(workspace, source, config, out, root, renderers, on_page, cache, clock)
         finally:
             gc.unfreeze()
+
+
+_NAMED_KINDS = frozenset({FieldKind.STATE, FieldKind.SELECT, FieldKind.MULTI_SELECT, FieldKind.USER, FieldKind.USERS})
+
+
+def clean_names(workspace: Workspace) -> Workspace:
+    """Make every name a page shows safe to show (``naming.display_name``): database and
+    field titles, entity names, and the names of states, selects and users. In place."""
+    for db in workspace.databases:
+        db.title = display_name(db.title)
+        named = [f.key for f in db.fields if f.kind in _NAMED_KINDS]
+        for fld in db.fields:
+            fld.title = display_name(fld.title)
+        for entity in db.entities:
+            entity.name = display_name(entity.name)
+            for key in named:
+                value = entity.values.get(key)
+                for item in value if isinstance(value, list) else [value] if isinstance(value, dict) else []:
+                    if isinstance(item.get("name"), str):
+                        item["name"] = display_name(item["name"])
+    return workspace
 
 
 def _build(

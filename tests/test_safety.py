@@ -218,3 +218,59 @@ def test_redact_file_urls() -> None:
         redact("GET https://a.fibery.io/api/files/abc-123?x=1 failed")
         == "GET https://a.fibery.io/api/files/***?x=1 failed"
     )
+
+
+# --------------------------------------------------------------------------- names
+
+
+@pytest.mark.parametrize(
+    ("title", "slug"),
+    [
+        ("Привет мир", "privet-mir"),
+        ("東京の手順", "dong-jing-no-shou-shun"),
+        ("Ελληνικά", "ellinika"),
+        ("Straße", "strasse"),
+    ],
+)
+def test_non_latin_titles_get_readable_page_names(title: str, slug: str) -> None:
+    from generator.naming import slugify
+
+    assert slugify(title) == slug
+
+
+def test_non_latin_entity_pages_are_readable_and_unique(tmp_path: Path) -> None:
+    snap = json.loads(DEMO_SNAPSHOT.read_text())
+    guides = next(db for db in snap["databases"] if db["title"] == "Guides")
+    for entity, name in zip(guides["entities"], ["Привет мир", "Привет мир", "東京の手順"], strict=False):
+        entity["name"] = name
+    (tmp_path / "snap.json").write_text(json.dumps(snap))
+    result = run_gen("build", "--snapshot", "snap.json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    pages = {p.name for p in (tmp_path / "site" / "db" / "guides").glob("*.html")}
+    assert len([p for p in pages if p.startswith("privet-mir-")]) == 2, pages  # unique: <slug>-<public id>
+    assert len([p for p in pages if p.startswith("dong-jing-no-shou-shun-")]) == 1, pages
+
+
+def test_controls_and_bidi_overrides_never_reach_the_html(tmp_path: Path) -> None:
+    snap = json.loads(DEMO_SNAPSHOT.read_text())
+    guides = next(db for db in snap["databases"] if db["title"] == "Guides")
+    guides["entities"][0]["name"] = "Invoice\u202egpj.exe\u202c \x07bell\x1b[31m"
+    guides["entities"][1]["name"] = "שלום 2"
+    guides["title"] = "Guides\u2066\u2067"
+    (tmp_path / "snap.json").write_text(json.dumps(snap))
+    assert run_gen("build", "--snapshot", "snap.json", "--out", "site", cwd=tmp_path).returncode == 0
+    html = {p: d.decode() for p, d in site_files(tmp_path / "site").items() if p.endswith((".html", ".xml", ".json"))}
+    for char in ("\u202e", "\u202c", "\x07", "\x1b", "\u2066", "\u2067"):
+        assert [p for p, text in html.items() if char in text] == [], repr(char)
+    assert any("Invoice gpj.exe bell [31m" in text for text in html.values())
+    isolated = "\u2068שלום 2\u2069"
+    pages = [p for p, text in html.items() if "שלום" in text]
+    assert pages and all(text.count("שלום") == text.count(isolated) for p, text in html.items() if p in pages)
+
+
+def test_display_name() -> None:
+    from generator.naming import display_name
+
+    assert display_name("Plain name") == "Plain name"
+    assert display_name("a\u202eb\tc\nd") == "a b c d"
+    assert display_name("مرحبا") == "\u2068مرحبا\u2069"
