@@ -370,12 +370,21 @@ def segments_store_command(ctx: click.Context, dry_run: bool, **params: Any) -> 
     show_default=True,
     help="Folder to build into and serve.",
 )
-@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port on 127.0.0.1.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port to listen on.")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on: 0.0.0.0 serves other machines too (in a container, to its host).",
+)
 @logging_options
 @click.pass_context
-def serve_command(ctx: click.Context, config_path: Path | None, out: Path, port: int, **source_args: Any) -> None:
-    """Build the site, serve it on http://127.0.0.1:PORT/ and rebuild when templates/ or
-    content/ change (the workspace is read once)."""
+def serve_command(
+    ctx: click.Context, config_path: Path | None, out: Path, port: int, host: str, **source_args: Any
+) -> None:
+    """Build the site, serve it on http://HOST:PORT/, rebuild when templates/ or content/
+    change (the workspace is read once) and reload the pages open in a browser. Ctrl-C
+    stops it (exit code 130, as any interrupted command)."""
     from .serve import Preview, serve
 
     show_progress = _configure_logging(ctx)
@@ -383,7 +392,11 @@ def serve_command(ctx: click.Context, config_path: Path | None, out: Path, port:
     root = config_path.parent if config_path else Path(".")
     with progress_display(show_progress) as (fetched, _):
         workspace = make_source(config, progress=fetched, **source_args).load()
-    serve(Preview(workspace, config, out=out, root=root, announce=click.echo), port=port)
+    try:
+        serve(Preview(workspace, config, out=out, root=root, announce=click.echo), port=port, host=host)
+    except KeyboardInterrupt:
+        click.echo("Stopped.")
+        sys.exit(130)
 
 
 @cli.command("check")
