@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gc
 import json
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING
 from . import plugins
 from .cache import BuildCache, RenderState, entity_digests, entity_keys, global_key, site_key
 from .config import SiteConfig, template_dirs
+from .errors import RenderError
 from .fields import FieldRenderers
 from .logs import SECRETS
 from .model import FieldKind, Workspace
@@ -37,6 +39,8 @@ from .writer import SITE_MARKER, OutputLock, SiteWriter, check_output, recover_o
 
 if TYPE_CHECKING:
     from .render import SiteRenderer
+
+log = logging.getLogger(__name__)
 
 BUILD_INFO = SITE_MARKER
 
@@ -214,6 +218,7 @@ def _build(
         report.unpublished_links = sum(unpublished.values())
         report.content_hash = writer.content_hash()
         _build_meta(writer, renderer, report, clock, previous.content_hash if previous else _old_hash(out))
+        _check_links(writer.staging, config)
         writer.commit()
         report.files, report.written, report.deleted = writer.files, writer.written, writer.deleted
         report.durations = dict(clock.durations)
@@ -226,6 +231,21 @@ def _build(
             )
         )  # fmt: skip
     return report
+
+
+def _check_links(site: Path, config: SiteConfig) -> None:
+    """Run `gen check` on the staged site, before the swap: each problem is a warning, and
+    with ``strict`` the build fails (the previous site stays). A site `gen build` produced
+    must pass `gen check`."""
+    from .check import check_site
+
+    problems = check_site(site, allow_orphans=("status.html",)).problems
+    for problem in problems[:20]:
+        log.warning("gen check: %s", problem.describe())
+    if problems and config.strict:
+        raise RenderError(f"the built site has {len(problems)} broken links or anchors (strict mode)")
+    if len(problems) > 20:
+        log.warning("gen check: %d more problems", len(problems) - 20)
 
 
 def _carrier(

@@ -12,7 +12,7 @@ import os
 import tomllib
 from importlib.resources import files as package_files
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -117,8 +117,16 @@ class SiteConfig(_Strict):
     superset_url: str | None = Field(
         default=None, description="Superset address: URL fields pointing under it are embedded as dashboards."
     )
+    external_images: Literal["link", "drop", "hotlink"] = Field(
+        default="link",
+        description="Images in Fibery content that live on another host: link (shown as a link to the image, "
+        "so readers' browsers never call that host unasked), drop, or hotlink (shown from that host).",
+    )
     search: bool = Field(default=True, description="Build the Pagefind search index (needs the pagefind binary).")
-    strict: bool = Field(default=False, description="Fail the build when a file cannot be published.")
+    strict: bool = Field(
+        default=False,
+        description="Fail the build when a file cannot be published or the built site has a broken link.",
+    )
     # Extensibility (issue 8): plugins are chosen and configured here.
     source: str = Field(
         default="fibery",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -274,3 +275,64 @@ def test_display_name() -> None:
     assert display_name("Plain name") == "Plain name"
     assert display_name("a\u202eb\tc\nd") == "a b c d"
     assert display_name("مرحبا") == "\u2068مرحبا\u2069"
+
+
+# --------------------------------------------------------------------------- content URLs
+
+
+def snapshot_with_body(tmp_path: Path, html: str, kb_toml: str = "") -> None:
+    snap = json.loads(DEMO_SNAPSHOT.read_text())
+    guides = next(db for db in snap["databases"] if db["title"] == "Guides")
+    body = next(f["key"] for f in guides["fields"] if f["kind"] == "rich_text")
+    guides["entities"][0]["values"][body] = {"md": "", "html": html}
+    (tmp_path / "snap.json").write_text(json.dumps(snap))
+    (tmp_path / "kb.toml").write_text("search = false\n" + kb_toml)
+
+
+HOSTILE_URLS = (
+    '<p><img src="x"> <a href="Nursery/Guides/1">rel</a> <img src="https://tracker.example/p.png" alt="pixel">'
+    ' <img src="//cdn.example/i.png"></p>'
+)
+
+
+def built_html(tmp_path: Path) -> str:
+    return "\n".join(d.decode() for p, d in site_files(tmp_path / "site").items() if p.endswith(".html"))
+
+
+def test_relative_and_external_content_urls_by_default(tmp_path: Path) -> None:
+    snapshot_with_body(tmp_path, HOSTILE_URLS)
+    result = run_gen("build", "--snapshot", "snap.json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    html = built_html(tmp_path)
+    assert 'src="x"' not in html and "its relative URL is not a file the site has" in result.stderr
+    assert 'href="Nursery/Guides/1"' not in html  # resolved against the workspace
+    for host in ("tracker.example", "cdn.example"):
+        assert not re.search(rf'<img[^>]+src="(https:)?//{host}', html)  # no hotlinking by default
+    assert '<a href="https://tracker.example/p.png" class="external-image" rel="noopener noreferrer">pixel</a>' in html
+    assert "gen check" not in result.stderr  # what gen build wrote passes gen check
+    check = run_gen("check", "site", cwd=tmp_path)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+@pytest.mark.parametrize(("policy", "shown"), [("drop", False), ("hotlink", True)])
+def test_external_images_policy(tmp_path: Path, policy: str, shown: bool) -> None:
+    snapshot_with_body(tmp_path, HOSTILE_URLS, f'external_images = "{policy}"\n')
+    result = run_gen("build", "--snapshot", "snap.json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    html = built_html(tmp_path)
+    assert bool(re.search(r'<img[^>]+src="https://tracker\.example/p\.png"', html)) is shown
+    assert "external-image" not in html
+
+
+def test_gen_build_runs_gen_check(tmp_path: Path) -> None:
+    (tmp_path / "content").mkdir()
+    (tmp_path / "content" / "about.md").write_text("# About\n\n[gone](nowhere.html)\n")
+    result = run_gen("build", "--demo", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "WARNING: gen check: broken link: about.html → nowhere.html" in result.stderr
+    before = site_files(tmp_path / "site")
+    (tmp_path / "content" / "about.md").write_text("# About\n\n[still gone](nowhere.html)\n")
+    strict = run_gen("build", "--demo", "--strict", cwd=tmp_path)
+    assert strict.returncode == 1
+    assert strict.stderr.strip().splitlines()[-1] == "error: the built site has 1 broken links or anchors (strict mode)"
+    assert site_files(tmp_path / "site") == before
