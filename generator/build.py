@@ -124,6 +124,10 @@ def build(
         recover_output(out)
         clock = _Clock()
         workspace = clean_names(apply_publish_rules(source.load(), config).in_stable_order())
+        if config.external_images == "download":
+            from .external_images import download_external_images
+
+            download_external_images(workspace, config, cache.files / "external" if cache else None)
         for secret in workspace.files:  # a snapshot's files too: their secrets open them in Fibery
             SECRETS.add(secret)
         clock.lap("fetch")

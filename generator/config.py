@@ -117,10 +117,11 @@ class SiteConfig(_Strict):
     superset_url: str | None = Field(
         default=None, description="Superset address: URL fields pointing under it are embedded as dashboards."
     )
-    external_images: Literal["link", "drop", "hotlink"] = Field(
+    external_images: Literal["link", "download", "drop", "hotlink"] = Field(
         default="link",
         description="Images in Fibery content that live on another host: link (shown as a link to the image, "
-        "so readers' browsers never call that host unasked), drop, or hotlink (shown from that host).",
+        "so readers' browsers never call that host unasked), download (copied into the site when built), "
+        "drop, or hotlink (shown from that host).",
     )
     search: bool = Field(default=True, description="Build the Pagefind search index (needs the pagefind binary).")
     strict: bool = Field(

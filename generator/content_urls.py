@@ -7,8 +7,9 @@ leading nowhere or calling a third-party host on its readers' behalf.
   a file the site has is dropped with a warning (Fibery's own images need the token).
 * An **external image** (``https://…`` or ``//host/…`` on another host) is what kb.toml's
   ``external_images`` says: ``link`` (default: the image becomes a link to it, so no reader's
-  browser asks that host for anything unless the reader clicks), ``drop`` (removed, with a
-  warning) or ``hotlink`` (kept as an image, the owner's choice).
+  browser asks that host for anything unless the reader clicks), ``download`` (copied into
+  the site at build time, ``external_images.py``; a link when that fails), ``drop`` (removed,
+  with a warning) or ``hotlink`` (kept as an image, the owner's choice).
 
 The renderer (``render.PageLinks``) asks ``resolve`` before its own rewriting and
 ``image_policy`` after it; ``fields.rewrite_links`` turns an ``AsLink`` into an ``<a>``.
@@ -16,14 +17,14 @@ The renderer (``render.PageLinks``) asks ``resolve`` before its own rewriting an
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from typing import Literal
 from urllib.parse import urljoin, urlsplit
 
 log = logging.getLogger(__name__)
 
-ExternalImages = Literal["link", "drop", "hotlink"]
-EXTERNAL_IMAGE_CHOICES: tuple[ExternalImages, ...] = ("link", "drop", "hotlink")
+ExternalImages = Literal["link", "download", "drop", "hotlink"]
 
 
 class AsLink(str):
@@ -52,6 +53,11 @@ def is_external(url: str) -> bool:
     """Whether a (rewritten) URL points at another host: ``http(s)://…`` or ``//…``."""
     url = url.strip()
     return url.startswith("//") or urlsplit(url).scheme.lower() in ("http", "https")
+
+
+def download_key(url: str) -> str:
+    """The key of a downloaded external image among the workspace's files."""
+    return "external-" + hashlib.sha256(url.strip().encode()).hexdigest()[:40]
 
 
 def image_policy(url: str | None, policy: ExternalImages, *, relative: bool = False) -> str | None:

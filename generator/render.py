@@ -275,6 +275,11 @@ class PageLinks:
         rewritten, unpublished = self._rewrite(tag, attribute, resolved)
         if tag == "img":
             policy = self.plan.config.external_images
+            if policy == "download" and rewritten is not None:
+                asset = self.plan.assets.get(content_urls.download_key(rewritten))
+                if asset:
+                    return f"{self.prefix}{asset[0]}", unpublished
+                policy = "link"  # not downloaded (warned): a link, never a hotlink
             rewritten = content_urls.image_policy(rewritten, policy, relative=resolved != url)
         return rewritten, unpublished
 

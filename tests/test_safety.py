@@ -336,3 +336,35 @@ def test_gen_build_runs_gen_check(tmp_path: Path) -> None:
     assert strict.returncode == 1
     assert strict.stderr.strip().splitlines()[-1] == "error: the built site has 1 broken links or anchors (strict mode)"
     assert site_files(tmp_path / "site") == before
+
+
+def test_external_images_can_be_downloaded(tmp_path: Path) -> None:
+    """external_images = "download": the image is the site's own copy; an HTML page behind an
+    image URL is refused and shown as a link."""
+    import base64
+    import functools
+    import http.server
+    import threading
+
+    public = tmp_path / "public"
+    public.mkdir()
+    png = base64.b64decode(next(v for v in json.loads(DEMO_SNAPSHOT.read_text())["files"].values()))
+    (public / "pic.png").write_bytes(png)
+    (public / "page.png").write_text("<!doctype html><script>alert(1)</script>")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(public))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    host = f"127.0.0.1:{httpd.server_address[1]}"
+    try:
+        body = f'<p><img src="http://{host}/pic.png" alt="a"><img src="http://{host}/page.png" alt="b"></p>'
+        snapshot_with_body(tmp_path, body, 'external_images = "download"\n')
+        result = run_gen("build", "--snapshot", "snap.json", cwd=tmp_path)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert result.returncode == 0, result.stderr
+    html = built_html(tmp_path)
+    assert host not in html.replace(f'<a href="http://{host}/page.png"', "")  # only the refused one, as a link
+    copies = [d for p, d in site_files(tmp_path / "site").items() if p.startswith("assets/files/")]
+    assert png in copies
+    assert "external image" in result.stderr and "page.png not published" in result.stderr
