@@ -28,7 +28,7 @@ from .cache import BuildCache, RenderState, entity_digests, entity_keys, global_
 from .config import SiteConfig, template_dirs
 from .errors import RenderError
 from .fields import FieldRenderers
-from .logs import SECRETS
+from .logs import add_file_secret
 from .model import FieldKind, Workspace
 from .naming import display_name
 from .publish import apply_publish_rules
@@ -129,7 +129,7 @@ def build(
 
             download_external_images(workspace, config, cache.files / "external" if cache else None)
         for secret in workspace.files:  # a snapshot's files too: their secrets open them in Fibery
-            SECRETS.add(secret)
+            add_file_secret(secret)
         clock.lap("fetch")
         # The workspace (a million objects at 10,000 entities) lives as long as the build: spare
         # the cycle collector walking it on every full collection while pages are made.

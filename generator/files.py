@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 import httpx
 
 from .config import DEFAULT_FILE_TYPES, DEFAULT_MAX_FILE_SIZE, SiteConfig
-from .logs import SECRETS
+from .logs import add_file_secret
 
 if TYPE_CHECKING:
     from .cache import BuildCache
@@ -319,7 +319,7 @@ async def download_files(
     cache = FileCache(policy.cache_dir, read=policy.read_cache) if policy.cache_dir is not None else None
     files: dict[str, str] = {}
     for secret in secrets:  # a file's secret opens it without the token: never in a log line
-        SECRETS.add(secret)
+        add_file_secret(secret)
 
     async def one(secret: str) -> None:
         cached = cache.get(secret) if cache else None

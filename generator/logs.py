@@ -73,6 +73,16 @@ class JsonFormatter(logging.Formatter):
 
 SECRETS = RedactingFilter()
 
+MIN_FILE_SECRET = 16
+"""Fibery's file secrets are UUIDs: anything much shorter is not one (and redacting ``a``
+would garble every line)."""
+
+
+def add_file_secret(secret: str) -> None:
+    """Redact a Fibery file's secret from now on (it opens the file without the token)."""
+    if len(secret) >= MIN_FILE_SECRET:
+        SECRETS.add(secret)
+
 
 def setup_logging(verbosity: int, *, json_format: bool = False) -> None:
     """Configure the root logger once: WARNING by default, INFO with -v, DEBUG with -vv,
