@@ -377,6 +377,8 @@ def assert_old_or_new_site(site: Path, old_site: dict[str, bytes]) -> str:
     return "new"
 
 
+NO_SEARCH = "search = false\n"
+
 KILLS = {
     # where, and which site must be in place after the kill
     "while fetching (writing the fetch cache)": ("os:replace,1,kill-before", "old"),
@@ -397,6 +399,8 @@ def test_sigkill_leaves_a_complete_site(
     point: str, tmp_path: Path, faulty: ff.FakeFibery, old_site: dict[str, bytes]
 ) -> None:
     inject, expected = KILLS[point]
+    if "Pagefind" not in point:  # Pagefind takes a second or two a build: only where it matters
+        (tmp_path / "kb.toml").write_text(NO_SEARCH)
     killed = run_injected(tmp_path, faulty, inject)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     site = tmp_path / "site"
@@ -430,6 +434,7 @@ def test_an_interrupted_swap_is_restored_before_anything_else(
 def test_concurrent_builds_take_turns(tmp_path: Path, faulty: ff.FakeFibery, old_site: dict[str, bytes]) -> None:
     """The first build pauses just before its swap; a second one starts meanwhile. It waits
     for the first (saying so), then builds: both succeed, nothing is left over."""
+    (tmp_path / "kb.toml").write_text(NO_SEARCH)
     env = env_with(**gen_env(faulty), GEN_INJECT="generator.writer:SiteWriter.commit,1,sleep3")
     first = subprocess.Popen(gen_command("build"), cwd=tmp_path, env=env, stdout=PIPE, stderr=PIPE, text=True)
     deadline = time.monotonic() + 60
@@ -462,8 +467,8 @@ def limit_file_size(limit: int) -> Callable[[], None]:
 def test_a_full_or_read_only_disk_is_one_line(
     how: str, cause: str, tmp_path: Path, faulty: ff.FakeFibery, old_site: dict[str, bytes]
 ) -> None:
+    (tmp_path / "kb.toml").write_text(NO_SEARCH)  # and with RLIMIT_FSIZE, pages (not Pagefind) meet the limit
     if how.startswith("RLIMIT"):
-        (tmp_path / "kb.toml").write_text("search = false\n")  # pages, not Pagefind, meet the limit
         result = run_injected(tmp_path, faulty, "", preexec_fn=limit_file_size(4_000))
     elif how.startswith("ENOSPC"):
         result = run_injected(tmp_path, faulty, "generator.writer:_write_file,20,ENOSPC")
