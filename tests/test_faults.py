@@ -511,3 +511,14 @@ def test_a_really_full_disk(small_tmpfs: Path, faulty: ff.FakeFibery) -> None:
     assert len(lines) == 1 and "No space left on device" in lines[0] and str(small_tmpfs) in lines[0], result.stderr
     assert site_files(small_tmpfs / "site") == before
     assert sorted(p.name for p in small_tmpfs.iterdir()) == ["filler", "site"]
+
+
+def test_a_mount_point_as_output_is_one_line(small_tmpfs: Path) -> None:
+    """`docker run -v "$PWD/site:/app/site"`: the output cannot be swapped; say so, change nothing."""
+    (small_tmpfs / "keep.txt").write_text("mine")
+    result = run_gen("build", "--demo", "--out", str(small_tmpfs), "--force", cwd=small_tmpfs.parent)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"error: --out {small_tmpfs}: a mount point cannot be replaced; build into a folder inside it"
+    ]
+    assert [p.name for p in small_tmpfs.iterdir()] == ["keep.txt"]
