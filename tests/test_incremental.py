@@ -370,11 +370,6 @@ def with_inverse_field(snapshot: dict) -> dict:
     return snapshot
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the fetch cache keeps the other end's stale collection: the Fibery client must refetch both ends "
-    "of every changed relation (generator/fibery.py, being rewritten)",
-)
 def test_moved_relations_update_the_inverse_field_too(project: Project, fake: ff.FakeFibery) -> None:
     """Fibery changes both ends of a relation but bumps the modification date of the entity
     edited only: the other end's collection (X lost the guide, Y gained it) must follow."""
