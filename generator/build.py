@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gc
 import json
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -25,18 +26,23 @@ from typing import TYPE_CHECKING
 from . import plugins
 from .cache import BuildCache, RenderState, entity_digests, entity_keys, global_key, site_key
 from .config import SiteConfig, template_dirs
+from .errors import RenderError
 from .fields import FieldRenderers
-from .model import Workspace
+from .logs import add_file_secret
+from .model import FieldKind, Workspace
+from .naming import display_name
 from .publish import apply_publish_rules
 from .search import index_site
 from .sources import Source
 from .status import STATUS_PAGE, status_page
-from .writer import SiteWriter
+from .writer import SITE_MARKER, OutputLock, SiteWriter, check_output, recover_output
 
 if TYPE_CHECKING:
     from .render import SiteRenderer
 
-BUILD_INFO = "build-info.json"
+log = logging.getLogger(__name__)
+
+BUILD_INFO = SITE_MARKER
 
 
 @dataclass
@@ -105,18 +111,54 @@ def build(
     renderers: FieldRenderers | None = None,
     on_page: PageCallback | None = None,
     cache: BuildCache | None = None,
+    force: bool = False,
 ) -> BuildReport:
-    """Build the site from ``source`` into ``out``; the previous ``out`` survives any failure."""
-    clock = _Clock()
-    workspace = apply_publish_rules(source.load(), config).in_stable_order()
-    clock.lap("fetch")
-    # The workspace (a million objects at 10,000 entities) lives as long as the build: spare
-    # the cycle collector walking it on every full collection while pages are made.
-    gc.freeze()
-    try:
-        return _build(workspace, source, config, out, root, renderers, on_page, cache, clock)
-    finally:
-        gc.unfreeze()
+    """Build the site from ``source`` into ``out``; the previous ``out`` survives any failure.
+
+    ``out`` is checked before anything is read (``writer.check_output``: ``force`` lets an
+    unrelated non-empty folder be replaced). The whole build holds the output's lock, and
+    first undoes what a killed build left (``writer.recover_output``)."""
+    inputs = (root / config.content_dir, root / config.templates_dir, root / config.cache_dir)
+    check_output(out, project=root, inputs=inputs, force=force)
+    with OutputLock(out):
+        recover_output(out)
+        clock = _Clock()
+        workspace = clean_names(apply_publish_rules(source.load(), config).in_stable_order())
+        if config.external_images == "download":
+            from .external_images import download_external_images
+
+            download_external_images(workspace, config, cache.files / "external" if cache else None)
+        for secret in workspace.files:  # a snapshot's files too: their secrets open them in Fibery
+            add_file_secret(secret)
+        clock.lap("fetch")
+        # The workspace (a million objects at 10,000 entities) lives as long as the build: spare
+        # the cycle collector walking it on every full collection while pages are made.
+        gc.freeze()
+        try:
+            return _build(workspace, source, config, out, root, renderers, on_page, cache, clock)
+        finally:
+            gc.unfreeze()
+
+
+_NAMED_KINDS = frozenset({FieldKind.STATE, FieldKind.SELECT, FieldKind.MULTI_SELECT, FieldKind.USER, FieldKind.USERS})
+
+
+def clean_names(workspace: Workspace) -> Workspace:
+    """Make every name a page shows safe to show (``naming.display_name``): database and
+    field titles, entity names, and the names of states, selects and users. In place."""
+    for db in workspace.databases:
+        db.title = display_name(db.title)
+        named = [f.key for f in db.fields if f.kind in _NAMED_KINDS]
+        for fld in db.fields:
+            fld.title = display_name(fld.title)
+        for entity in db.entities:
+            entity.name = display_name(entity.name)
+            for key in named:
+                value = entity.values.get(key)
+                for item in value if isinstance(value, list) else [value] if isinstance(value, dict) else []:
+                    if isinstance(item.get("name"), str):
+                        item["name"] = display_name(item["name"])
+    return workspace
 
 
 def _build(
@@ -180,6 +222,7 @@ def _build(
         report.unpublished_links = sum(unpublished.values())
         report.content_hash = writer.content_hash()
         _build_meta(writer, renderer, report, clock, previous.content_hash if previous else _old_hash(out))
+        _check_links(writer.staging, config)
         writer.commit()
         report.files, report.written, report.deleted = writer.files, writer.written, writer.deleted
         report.durations = dict(clock.durations)
@@ -192,6 +235,21 @@ def _build(
             )
         )  # fmt: skip
     return report
+
+
+def _check_links(site: Path, config: SiteConfig) -> None:
+    """Run `gen check` on the staged site, before the swap: each problem is a warning, and
+    with ``strict`` the build fails (the previous site stays). A site `gen build` produced
+    must pass `gen check`."""
+    from .check import check_site
+
+    problems = check_site(site, allow_orphans=("status.html",)).problems
+    for problem in problems[:20]:
+        log.warning("gen check: %s", problem.describe())
+    if problems and config.strict:
+        raise RenderError(f"the built site has {len(problems)} broken links or anchors (strict mode)")
+    if len(problems) > 20:
+        log.warning("gen check: %d more problems", len(problems) - 20)
 
 
 def _carrier(

@@ -42,7 +42,7 @@ from pydantic import BaseModel, ValidationError
 from . import __version__
 from .config import SiteConfig
 from .fields import FieldRenderers, clean_html, link_urls, rich_text_html
-from .files import write_atomically
+from .files import remove_stale_temporaries, write_atomically
 from .model import FieldKind, Workspace
 from .naming import slugify
 
@@ -106,6 +106,14 @@ class BuildCache:
     def __init__(self, folder: Path, *, read: bool = True) -> None:
         self.folder = folder
         self.read = read
+        # A build killed while writing a cache file left a temporary file: remove it.
+        if folder.is_dir():
+            remove_stale_temporaries(folder)
+
+    @property
+    def files(self) -> Path:
+        """The download cache (``files.py``)."""
+        return self.folder / "files"
 
     def fetch_folder(self, fibery_url: str, space: str) -> Path:
         """Where the fetch cache of one space lives (the Fibery client owns what is in it)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import sys
 import traceback
 from collections.abc import Callable, Iterator
@@ -187,7 +188,12 @@ def cli() -> None:
 @click.option(
     "--full",
     is_flag=True,
-    help="Ignore the fetch and render caches (kb.toml cache_dir): fetch everything, render every page.",
+    help="Ignore the fetch, render and download caches (kb.toml cache_dir): fetch everything, render every page.",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace --out even when it is a non-empty folder fibery-kb did not build (never a project folder).",
 )
 @logging_options
 @click.pass_context
@@ -198,6 +204,7 @@ def build_command(
     strict: bool | None,
     dry_run: bool,
     full: bool,
+    force: bool,
     **source_args: Any,
 ) -> None:
     """Build the static site from Fibery (or --demo / --snapshot) into --out.
@@ -218,7 +225,7 @@ def build_command(
                 source.client.file_policy = dataclasses.replace(source.client.file_policy, cache_dir=None)
             workspace = source.load()
         else:
-            report = build(source, config, out=out, root=root, on_page=written, cache=cache)
+            report = build(source, config, out=out, root=root, on_page=written, cache=cache, force=force)
     if dry_run:
         click.echo("\n".join(describe_publication(workspace, apply_publish_rules(workspace, config))))
         return
@@ -241,10 +248,14 @@ def pull_command(ctx: click.Context, config_path: Path | None, out: Path, **sour
     with progress_display(show_progress) as (fetched, _):
         source = make_source(config, progress=fetched, **source_args)
         workspace = source.load()
+    # The snapshot holds hidden fields too: owner-only (0600), like the fetch cache.
+    umask = os.umask(0o077)
     try:
         write_snapshot(workspace, out)
     except OSError as exc:
         raise GenError(f"cannot write snapshot {out}: {exc.strerror}") from None
+    finally:
+        os.umask(umask)
     if not ctx.meta.get("quiet"):
         click.echo(
             f"Saved {out}: {len(workspace.databases)} databases, {workspace.entity_count} entities, "
@@ -257,9 +268,7 @@ def pull_command(ctx: click.Context, config_path: Path | None, out: Path, **sour
 # formatting live in segments.py; MongoDB in store.py (imported lazily: pymongo adds
 # ~150 ms to every other command).
 
-import os  # noqa: E402 - this block's imports stay with it
-
-from . import segments as seg  # noqa: E402
+from . import segments as seg  # noqa: E402 - this block's imports stay with it
 from .errors import StoreError  # noqa: E402
 
 
@@ -369,12 +378,21 @@ def segments_store_command(ctx: click.Context, dry_run: bool, **params: Any) -> 
     show_default=True,
     help="Folder to build into and serve.",
 )
-@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port on 127.0.0.1.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port to listen on.")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on: 0.0.0.0 serves other machines too (in a container, to its host).",
+)
 @logging_options
 @click.pass_context
-def serve_command(ctx: click.Context, config_path: Path | None, out: Path, port: int, **source_args: Any) -> None:
-    """Build the site, serve it on http://127.0.0.1:PORT/ and rebuild when templates/ or
-    content/ change (the workspace is read once)."""
+def serve_command(
+    ctx: click.Context, config_path: Path | None, out: Path, port: int, host: str, **source_args: Any
+) -> None:
+    """Build the site, serve it on http://HOST:PORT/, rebuild when templates/ or content/
+    change (the workspace is read once) and reload the pages open in a browser. Ctrl-C
+    stops it (exit code 130, as any interrupted command)."""
     from .serve import Preview, serve
 
     show_progress = _configure_logging(ctx)
@@ -382,7 +400,11 @@ def serve_command(ctx: click.Context, config_path: Path | None, out: Path, port:
     root = config_path.parent if config_path else Path(".")
     with progress_display(show_progress) as (fetched, _):
         workspace = make_source(config, progress=fetched, **source_args).load()
-    serve(Preview(workspace, config, out=out, root=root, announce=click.echo), port=port)
+    try:
+        serve(Preview(workspace, config, out=out, root=root, announce=click.echo), port=port, host=host)
+    except KeyboardInterrupt:
+        click.echo("Stopped.")
+        sys.exit(130)
 
 
 @cli.command("check")
@@ -426,20 +448,49 @@ def plugins_command(config_path: Path | None) -> None:
         click.echo(f"{plugin.group:<20} {plugin.name:<{width}}  {state:<8}  {plugin.value}  ({plugin.distribution})")
 
 
+# =========================================================================== gen init (issue 17)
+# Option parsing only: the files and the checks live in scaffold.py.
+
+
+@cli.command("init")
+@click.argument("directory", type=click.Path(path_type=Path), default=".")
+@click.option("--force", is_flag=True, help="Overwrite the files gen init writes if they exist.")
+def init_command(directory: Path, force: bool) -> None:
+    """Start a knowledge base in DIRECTORY: kb.toml, content/, templates/, .gitignore, and a
+    Pages workflow installing this fibery-kb version, pinned in requirements.txt."""
+    from . import scaffold
+
+    click.echo(scaffold.next_steps(scaffold.init(directory, force=force)))
+
+
+def _usage_message(exc: click.UsageError) -> str:
+    """Click's usage error as one line: the problem and where help is (click prints three)."""
+    command = exc.ctx.command_path if exc.ctx else "gen"
+    return f"{exc.format_message().rstrip('.')} (see '{command} --help')"
+
+
 def main() -> None:
     """Entry point of the ``gen`` script: known errors are one line; a bug is one line too,
     with the traceback only under ``-vv``."""
     try:
-        cli.main(standalone_mode=False)
+        cli.main(standalone_mode=False, prog_name="gen")
     except GenError as exc:
         exc.show()
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         click.echo("error: aborted", err=True)
         sys.exit(130)
+    except click.UsageError as exc:
+        click.echo(f"error: {_usage_message(exc)}", err=True)
+        sys.exit(exc.exit_code)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
+    except OSError as exc:
+        # A file the user's system would not let us read or write (disk full, read-only).
+        where = f"{exc.filename}: " if exc.filename else ""
+        click.echo(f"error: {redact(f'{where}{exc.strerror or exc}', SECRETS.secrets)}", err=True)
+        sys.exit(1)
     except Exception as exc:
         if logging.getLogger().isEnabledFor(logging.DEBUG):
             click.echo(redact(traceback.format_exc(), SECRETS.secrets), err=True, nl=False)

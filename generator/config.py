@@ -12,7 +12,7 @@ import os
 import tomllib
 from importlib.resources import files as package_files
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -130,8 +130,17 @@ class SiteConfig(_Strict):
     publish_email_fields: bool = Field(
         default=False, description="Publish fields of e-mail addresses (people's addresses stay out by default)."
     )
+    external_images: Literal["link", "download", "drop", "hotlink"] = Field(
+        default="link",
+        description="Images in Fibery content that live on another host: link (shown as a link to the image, "
+        "so readers' browsers never call that host unasked), download (copied into the site when built), "
+        "drop, or hotlink (shown from that host).",
+    )
     search: bool = Field(default=True, description="Build the Pagefind search index (needs the pagefind binary).")
-    strict: bool = Field(default=False, description="Fail the build when a file cannot be published.")
+    strict: bool = Field(
+        default=False,
+        description="Fail the build when a file cannot be published or the built site has a broken link.",
+    )
     # Extensibility (issue 8): plugins are chosen and configured here.
     source: str = Field(
         default="fibery",
@@ -159,7 +168,16 @@ class Connection(_Strict):
     space: str
     token: SecretStr
 
-    _check_url = field_validator("fibery_url")(classmethod(lambda cls, v: _check_http_url(v).rstrip("/")))
+    @field_validator("fibery_url")
+    @classmethod
+    def _workspace_url(cls, value: str) -> str:
+        """Only the workspace's address: a path (``…/Space``) would be read as no space at all."""
+        url = (_check_http_url(value) or "").rstrip("/")
+        parts = urlsplit(url)
+        if parts.path or parts.query or parts.fragment:
+            origin = f"{parts.scheme}://{parts.netloc}"
+            raise ValueError(f"must be the workspace address only, e.g. {origin} (set the space with FIBERY_SPACE)")
+        return url
 
     @field_validator("space")
     @classmethod
@@ -203,7 +221,10 @@ def template_dirs(config: SiteConfig, root: Path) -> list[str]:
 
 
 def load_site_config(root: Path = Path("."), path: Path | None = None) -> SiteConfig:
-    """Read and validate ``kb.toml`` (optional: defaults when absent)."""
+    """Read and validate ``kb.toml``: defaults when the default ``kb.toml`` is absent, an
+    error when a ``path`` given (``--config``) is (a typo must not publish hidden fields)."""
+    if path is not None and not path.is_file():
+        raise ConfigError(f"--config {path}: {'not a file' if path.exists() else 'no such file'}")
     path = path or root / CONFIG_FILE
     if not path.is_file():
         return SiteConfig()
@@ -232,18 +253,27 @@ def load_connection(
 ) -> Connection:
     """Combine options and environment into a validated ``Connection``.
 
-    Raises ``ConfigError`` naming the first missing setting and how to provide it.
+    Raises ``ConfigError`` naming every missing setting at once and how to provide them.
     """
     url = fibery_url or os.environ.get("FIBERY_URL")
     space_name = space or os.environ.get("FIBERY_SPACE")
     token = _read_token_file(token_file) if token_file else os.environ.get("FIBERY_TOKEN")
-    for value, name, option in (
-        (url, "FIBERY_URL", "--fibery-url"),
-        (space_name, "FIBERY_SPACE", "--space"),
-        (token, "FIBERY_TOKEN", "--token-file"),
-    ):
-        if not value:
-            raise ConfigError(f"{name} is not set: set the environment variable or use {option}")
+    missing = [
+        (name, option)
+        for value, name, option in (
+            (url, "FIBERY_URL", "--fibery-url"),
+            (space_name, "FIBERY_SPACE", "--space"),
+            (token, "FIBERY_TOKEN", "--token-file"),
+        )
+        if not value
+    ]
+    if len(missing) == 1:
+        name, option = missing[0]
+        raise ConfigError(f"{name} is not set: set the environment variable or use {option}")
+    if missing:
+        names = ", ".join(name for name, _ in missing)
+        options = ", ".join(option for _, option in missing)
+        raise ConfigError(f"{names} are not set: set the environment variables or use {options}")
     try:
         return Connection(fibery_url=url, space=space_name, token=token)
     except ValidationError as exc:

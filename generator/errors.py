@@ -10,6 +10,7 @@ translates that library's errors into one of these at the boundary, with ``raise
     ├── SourceError      the workspace cannot be read (exit 3)
     │   └── FiberyError  transport, HTTP status or GraphQL ``errors[]`` from Fibery
     ├── RenderError      the site cannot be rendered or written
+    │   └── OutputError  the output folder cannot be written: disk full, read-only, denied
     └── StoreError       MongoDB unreachable, refused or failed (exit 4)
 """
 
@@ -53,6 +54,12 @@ class FiberyError(SourceError):
 
 class RenderError(GenError):
     """The site could not be rendered or written."""
+
+
+class OutputError(RenderError):
+    """Writing the site failed for a reason outside fibery-kb (disk full, read-only file
+    system, permission denied): the message names the path and the cause. Exit 1, like
+    every build error; the previous site is left as it was."""
 
 
 class StoreError(GenError):

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import nh3
 from markupsafe import Markup, escape
 
+from .content_urls import AsLink
 from .model import Entity, Field, FieldKind
 from .naming import name_key
 
@@ -171,7 +172,12 @@ def rewrite_links(clean: str, links: Links) -> str:
     done = 0
     for tag, name, url, start, end in link_urls(clean):
         new = links.rewrite_url(tag, name, url)
-        if new != url:
+        if isinstance(new, AsLink):  # an external image, shown as a link to it
+            opening = clean.rfind("<img", done, start)
+            closing = clean.find(">", end) + 1
+            parts += [clean[done:opening], _image_link(clean[opening:closing], new)]
+            done = closing
+        elif new != url:
             parts.append(clean[done:start])
             if new is not None:
                 parts.append(_attribute(name, new))
@@ -180,6 +186,16 @@ def rewrite_links(clean: str, links: Links) -> str:
         return clean
     parts.append(clean[done:])
     return "".join(parts)
+
+
+_ALT = re.compile(r' alt="([^"]*)"')
+
+
+def _image_link(tag: str, url: str) -> str:
+    """``<a>`` in place of an external ``<img>``: its alt text, else "image", as the label."""
+    alt = _ALT.search(tag)
+    label = alt.group(1) if alt and alt.group(1).strip() else "image"
+    return f'<a href="{html_lib.escape(url)}" class="external-image" rel="noopener noreferrer">{label}</a>'
 
 
 def sanitize_html(html: str, links: Links | None = None) -> Markup:

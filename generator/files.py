@@ -7,8 +7,8 @@ Three rules keep that safe and cheap:
   content type (sniffed from its first bytes, the declared type only as a hint) is in the
   ``file_types`` allow-list. Executables, HTML and SVG are never published by default: on the
   site's origin they could run scripts. A refused file is a warning and a placeholder.
-* **Cache.** A downloaded file is stored content-addressed (``blobs/<sha256>``) under the
-  fetch cache, with ``secrets/<secret>.json`` pointing at it. Fibery never changes the
+* **Cache.** A downloaded file is stored content-addressed (``blobs/<sha256>``) in
+  ``<cache_dir>/files/``, with ``secrets/<secret>.json`` pointing at it. Fibery never changes the
   bytes behind a secret, so a cached secret is never fetched again.
 * **Download.** Streamed, stopping as soon as the size limit is passed.
 """
@@ -27,15 +27,18 @@ import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 
 from .config import DEFAULT_FILE_TYPES, DEFAULT_MAX_FILE_SIZE, SiteConfig
+from .logs import add_file_secret
+
+if TYPE_CHECKING:
+    from .cache import BuildCache
 
 log = logging.getLogger(__name__)
 
-FETCH_CACHE_DIR = Path(".cache/fibery-kb")
-"""The fetch cache, relative to the project root; files live in ``files/`` inside it."""
 SECRET = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
 OCTET_STREAM = "application/octet-stream"
 SCRIPTABLE_TYPES = frozenset({"image/svg+xml", "text/html", "application/xhtml+xml", "text/javascript"})
@@ -144,17 +147,26 @@ def format_size(size: int) -> str:
 
 @dataclass(frozen=True)
 class FilePolicy:
-    """Which files may be published, and where downloads are cached (None: no cache)."""
+    """Which files may be published, and where downloads are cached (None: no cache).
+
+    ``read_cache=False`` (``gen build --full``) downloads every file again but still
+    refreshes the cache."""
 
     max_size: int = DEFAULT_MAX_FILE_SIZE
     types: tuple[str, ...] = DEFAULT_FILE_TYPES
     cache_dir: Path | None = None
+    read_cache: bool = True
 
     @classmethod
-    def from_config(cls, config: SiteConfig, root: Path | None = None) -> FilePolicy:
-        """The policy of ``kb.toml``; with ``root``, downloads are cached under its fetch cache."""
-        cache = root / FETCH_CACHE_DIR / "files" if root is not None else None
-        return cls(max_size=config.max_file_size, types=tuple(config.file_types), cache_dir=cache)
+    def from_config(cls, config: SiteConfig, cache: BuildCache | None = None) -> FilePolicy:
+        """The policy of ``kb.toml``; with the build's ``cache``, downloads are cached in its
+        ``files/`` (under ``cache_dir``) and read from it unless the build is ``--full``."""
+        return cls(
+            max_size=config.max_file_size,
+            types=tuple(config.file_types),
+            cache_dir=cache.files if cache is not None else None,
+            read_cache=cache.read if cache is not None else True,
+        )
 
     def allows_type(self, content_type: str) -> bool:
         """Whether the allow-list has ``content_type``. Patterns like ``image/*`` match, but
@@ -182,6 +194,8 @@ class FileCache:
     A cache that cannot be read or written is only a slower build, never a failed one."""
 
     root: Path
+    read: bool = True
+    """False: every ``get`` misses (``--full``); ``put`` still stores."""
     hits: int = field(default=0, init=False)
 
     def _pointer(self, secret: str) -> Path | None:
@@ -191,7 +205,7 @@ class FileCache:
         """(bytes, content type) of a cached secret, or None; a damaged entry is a miss."""
         pointer = self._pointer(secret)
         try:
-            if pointer is None or not pointer.is_file():
+            if not self.read or pointer is None or not pointer.is_file():
                 return None
             entry = json.loads(pointer.read_text(encoding="utf-8"))
             digest = str(entry["sha256"])
@@ -220,11 +234,51 @@ class FileCache:
             log.debug("file cache not written for %s (%s)", secret, exc.strerror)
 
 
+TEMPORARY = re.compile(r"^\..+\.(?P<pid>\d+)-[^.]+\.tmp$")
+"""A temporary file of ``temporary_file``: ``.<name>.<pid>-<random>.tmp``."""
+
+
+def temporary_file(path: Path) -> tuple[int, str]:
+    """Create the temporary file that will replace ``path`` (open descriptor, name). Its
+    name holds our process id, so that ``remove_stale_temporaries`` can tell the file of a
+    killed build from one being written."""
+    return tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}-", suffix=".tmp", dir=path.parent)
+
+
+def remove_stale_temporaries(folder: Path) -> int:
+    """Delete the temporary files under ``folder`` whose process is gone (a build killed
+    while writing a cache file); return how many. Only files named by ``temporary_file``."""
+    removed = 0
+    for current, _, names in os.walk(folder):
+        for name in names:
+            match = TEMPORARY.match(name)
+            if match and not _running(int(match["pid"])):
+                Path(current, name).unlink(missing_ok=True)
+                removed += 1
+    return removed
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` is running (ours counts as not: we have written nothing yet
+    when we look, so such a file is a killed process's whose id was reused)."""
+    if pid == os.getpid():
+        return False
+    if os.name == "nt":  # signal 0 would not probe there: never remove
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def write_atomically(path: Path, data: bytes, *, dir_mode: int = 0o777) -> None:
     """Replace ``path`` with ``data`` in one step (a crash leaves the old file or the new).
     Shared with the fetch cache, which passes ``dir_mode=0o700`` (it holds hidden fields)."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=dir_mode)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    fd, tmp = temporary_file(path)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -262,8 +316,10 @@ async def download_files(
 
     A file that fails or that the policy refuses is left out with a warning naming why;
     the page then shows a placeholder (and ``strict`` fails the build at render time)."""
-    cache = FileCache(policy.cache_dir) if policy.cache_dir is not None else None
+    cache = FileCache(policy.cache_dir, read=policy.read_cache) if policy.cache_dir is not None else None
     files: dict[str, str] = {}
+    for secret in secrets:  # a file's secret opens it without the token: never in a log line
+        add_file_secret(secret)
 
     async def one(secret: str) -> None:
         cached = cache.get(secret) if cache else None

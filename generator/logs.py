@@ -1,7 +1,8 @@
 """Logging set-up: levels from ``-v``/``-q``, plain or JSON lines, and secrets redacted.
 
 Every record passes a filter that replaces known secrets (the Fibery token, the password of
-a MongoDB URI) with ``***`` before any handler sees it, so that no log line can leak one.
+a MongoDB URI, the secrets of Fibery files: each opens its file without a token) with
+``***`` before any handler sees it, so that no log line can leak one.
 """
 
 from __future__ import annotations
@@ -12,13 +13,17 @@ import re
 from collections.abc import Iterable
 
 _URI_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]+:)(?P<password>[^@\s]+)(?=@)", re.IGNORECASE)
+_FILE_SECRET = re.compile(r"(?P<head>/api/files/)[^\s/?#\"'<>]+")
+"""A Fibery file URL: its last segment (the file's secret) opens the file without a token."""
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """Replace each secret, and any password inside a ``scheme://user:password@`` URI."""
+    """Replace each secret, any password inside a ``scheme://user:password@`` URI and the
+    secret of any Fibery file URL (``/api/files/<secret>``)."""
     for secret in secrets:
         if secret:
             text = text.replace(secret, "***")
+    text = _FILE_SECRET.sub(r"\g<head>***", text)
     return _URI_PASSWORD.sub(r"\g<head>***", text)
 
 
@@ -27,10 +32,15 @@ class RedactingFilter(logging.Filter):
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         super().__init__()
-        self.secrets = [s for s in secrets if s]
+        self.secrets: list[str] = []
+        self._known: set[str] = set()
+        for secret in secrets:
+            self.add(secret)
 
     def add(self, secret: str) -> None:
-        if secret:
+        """Redact ``secret`` from now on (the token, a MongoDB password, a file's secret)."""
+        if secret and secret not in self._known:
+            self._known.add(secret)
             self.secrets.append(secret)
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -62,6 +72,16 @@ class JsonFormatter(logging.Formatter):
 
 
 SECRETS = RedactingFilter()
+
+MIN_FILE_SECRET = 16
+"""Fibery's file secrets are UUIDs: anything much shorter is not one (and redacting ``a``
+would garble every line)."""
+
+
+def add_file_secret(secret: str) -> None:
+    """Redact a Fibery file's secret from now on (it opens the file without the token)."""
+    if len(secret) >= MIN_FILE_SECRET:
+        SECRETS.add(secret)
 
 
 def setup_logging(verbosity: int, *, json_format: bool = False) -> None:

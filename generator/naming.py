@@ -11,6 +11,8 @@ import re
 import unicodedata
 from urllib.parse import quote
 
+from anyascii import anyascii
+
 MAX_SLUG_LENGTH = 60
 _WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
@@ -49,12 +51,49 @@ def fibery_web_path(rest_name: str) -> str:
     return f"{url_segment(space)}/{url_segment(database)}"
 
 
+def transliterate(text: str) -> str:
+    """Spell ``text`` in ASCII for a readable URL ("Привет мир" → "Privet mir", "東京の手順"
+    → "Dong Jing no Shou Shun"), with ``anyascii`` (tables for every script, kept up to date).
+
+    Wide characters (CJK ideographs, kana, hangul) each stand for a syllable or a word:
+    they are kept apart, where anyascii would run their spellings together."""
+    if text.isascii():  # most names: nothing to spell
+        return text
+    return "".join(_spell(char) for char in text)
+
+
+def _spell(char: str) -> str:
+    if char.isascii():
+        return char
+    spelled = anyascii(char)
+    return f" {spelled} " if unicodedata.east_asian_width(char) == "W" else spelled
+
+
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]+")
+"""C0 and C1 controls, and the bidirectional marks, embeddings, overrides and isolates."""
+FIRST_STRONG_ISOLATE, POP_DIRECTIONAL_ISOLATE = "\u2068", "\u2069"
+
+
+def display_name(text: str) -> str:
+    """A name as pages show it: controls and bidirectional overrides removed (runs of them
+    become one space, so words stay apart), and a name with right-to-left letters isolated
+    (FSI … PDI, what ``<bdi>`` does) so it cannot reorder the text around it: in a list,
+    a title, a table or an attribute alike."""
+    if text.isascii() and text.isprintable():  # most names: nothing to do
+        return text
+    text = " ".join(_CONTROLS.sub(" ", text).split()) if not text.isprintable() or _CONTROLS.search(text) else text
+    if any(unicodedata.bidirectional(char) in ("R", "AL") for char in text):
+        return f"{FIRST_STRONG_ISOLATE}{text}{POP_DIRECTIONAL_ISOLATE}"
+    return text
+
+
 def slugify(text: str, *, fallback: str = "item") -> str:
-    """Make a short, safe file-name stem: ASCII lowercase letters, digits and ``-`` only.
+    """Make a short, safe file-name stem: ASCII lowercase letters, digits and ``-`` only,
+    non-Latin names transliterated (``transliterate``).
 
     Never empty, never ``.``/``..``, never a Windows device name, at most 60 characters.
     """
-    slug = _NOT_SLUG.sub("-", ascii_fold(text).lower()).strip("-")
+    slug = _NOT_SLUG.sub("-", transliterate(text).lower()).strip("-")
     slug = slug[:MAX_SLUG_LENGTH].rstrip("-") or fallback
     return f"{slug}-" if slug in _WINDOWS_RESERVED else slug
 

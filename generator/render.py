@@ -41,7 +41,7 @@ from markupsafe import Markup, escape
 from pydantic import BaseModel
 from pydantic import Field as PydanticField
 
-from . import article, badges, diagram, feed
+from . import article, badges, content_urls, diagram, feed
 from .config import SiteConfig
 from .errors import RenderError
 from .fields import (
@@ -284,10 +284,27 @@ class PageLinks:
         Each link to an unpublished entity is counted (``plan.unpublished_links``)."""
         key = (tag, attribute, url)
         if key not in self._urls:
-            self._urls[key] = self._rewrite(tag, attribute, url)
+            self._urls[key] = self._content_url(tag, attribute, url)
         rewritten, unpublished = self._urls[key]
         self.plan.unpublished_links += unpublished
         return rewritten
+
+    def _content_url(self, tag: str, attribute: str, url: str) -> tuple[str | None, bool]:
+        """``_rewrite`` within the rules of ``content_urls``: relative URLs resolved against
+        the workspace (or dropped), external images as kb.toml ``external_images`` says."""
+        if attribute not in ("src", "href"):
+            return url, False
+        resolved = content_urls.resolve(url, self.plan.workspace.fibery_url)
+        rewritten, unpublished = self._rewrite(tag, attribute, resolved)
+        if tag == "img":
+            policy = self.plan.config.external_images
+            if policy == "download" and rewritten is not None:
+                asset = self.plan.assets.get(content_urls.download_key(rewritten))
+                if asset:
+                    return f"{self.prefix}{asset[0]}", unpublished
+                policy = "link"  # not downloaded (warned): a link, never a hotlink
+            rewritten = content_urls.image_policy(rewritten, policy, relative=resolved != url)
+        return rewritten, unpublished
 
     def _rewrite(self, tag: str, attribute: str, url: str) -> tuple[str | None, bool]:
         """(the URL in the site, whether it links to an unpublished entity)."""

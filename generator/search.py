@@ -8,6 +8,8 @@ what is indexed: ``data-pagefind-body`` on entity, database (first page) and con
 result. ``assets/search.js`` is the box in the header.
 
 Without the binary the site is still built, with a warning: search is an enhancement.
+A Pagefind that runs and fails is another matter: its index may be partial, so the build
+fails (``RenderError``) and the previous site stays.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import subprocess
 from pathlib import Path
 
 from .config import SiteConfig
+from .errors import RenderError
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +44,8 @@ def pagefind_command() -> list[str] | None:
 
 def index_site(site: Path, config: SiteConfig) -> int | None:
     """Write the search index into ``site/pagefind/``; return the pages indexed, or None
-    (with a warning) when search is off or Pagefind cannot run."""
+    (with a warning) when search is off or Pagefind is not installed. Raise ``RenderError``
+    when Pagefind fails: a partial index must not be published."""
     if not config.search:
         return None
     command = pagefind_command()
@@ -52,14 +56,21 @@ def index_site(site: Path, config: SiteConfig) -> int | None:
     args = [*command, "--site", str(site), "--output-subdir", OUTPUT_DIR, "--keep-index-url"]
     try:
         result = subprocess.run(args, capture_output=True, text=True, timeout=TIMEOUT, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        log.warning("search index not built: Pagefind could not run (%s)", type(exc).__name__)
-        return None
+    except subprocess.TimeoutExpired:
+        raise RenderError(f"search index failed: Pagefind did not finish within {TIMEOUT:.0f} s") from None
+    except OSError as exc:
+        raise RenderError(f"search index failed: Pagefind could not run ({exc.strerror or exc})") from None
     if result.returncode != 0:
-        lines = (result.stderr or result.stdout).strip().splitlines()
-        log.warning("search index not built: Pagefind failed: %s", lines[-1] if lines else result.returncode)
-        return None
+        reason = _failure(result)
+        raise RenderError(f"search index failed: Pagefind: {reason}")
     match = _INDEXED.search(result.stdout)
     pages = int(match.group(1)) if match else 0
     log.info("search index: %d pages", pages)
     return pages
+
+
+def _failure(result: subprocess.CompletedProcess[str]) -> str:
+    """Pagefind's reason for failing: its first line naming an error, else its last line."""
+    lines = [line.strip() for line in f"{result.stdout}\n{result.stderr}".splitlines() if line.strip()]
+    errors = [line for line in lines if "error" in line.lower()]
+    return (errors or lines or [f"exit code {result.returncode}"])[0 if errors else -1]

@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping
 from importlib.resources import files
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import ValidationError
 
@@ -22,6 +22,9 @@ from .fibery import PAGE_FORMATS, FetchCache, FiberyClient, ProgressCallback, Re
 from .fields import warm
 from .files import FilePolicy
 from .model import SNAPSHOT_VERSION, Workspace
+
+if TYPE_CHECKING:
+    from .cache import BuildCache
 
 DEMO_SNAPSHOT = "demo/workspace.json"
 
@@ -57,19 +60,26 @@ class FiberySource:
         connection: Connection,
         config: SiteConfig,
         *,
-        cache: FetchCache | None = None,
+        build_cache: BuildCache | None = None,
         formats: tuple[str, ...] = PAGE_FORMATS,
         **kwargs: Any,
     ) -> FiberySource:
-        """The live space with kb.toml's request settings and file policy. The fetch waits on
-        Fibery's 3 requests/s most of the time: each page's rich text is cleaned as it
-        arrives, rather than in the render phase."""
+        """The live space with kb.toml's request settings and file policy, reading through the
+        build's fetch and download caches when it has them. The fetch waits on Fibery's
+        3 requests/s most of the time: each page's rich text is cleaned as it arrives, rather
+        than in the render phase."""
+        fetch_cache = None
+        if build_cache is not None:
+            folder = build_cache.fetch_folder(connection.fibery_url, connection.space)
+            fetch_cache = FetchCache(
+                folder, fibery_url=connection.fibery_url, space=connection.space, read=build_cache.read
+            )
         client = FiberyClient.from_config(
             connection,
             config,
-            cache=cache,
+            cache=fetch_cache,
             formats=formats,
-            file_policy=FilePolicy.from_config(config, Path(".")),
+            file_policy=FilePolicy.from_config(config, build_cache),
             on_entities=lambda database, entities: warm(database.fields, entities),
         )
         return cls(client, **kwargs)
@@ -149,17 +159,10 @@ def fibery_source(config: SiteConfig, options: Mapping[str, Any]) -> FiberySourc
         fibery_url=options.get("fibery_url"), space=options.get("space"), token_file=options.get("token_file")
     )
     SECRETS.add(connection.token.get_secret_value())
-    build_cache = options.get("cache")
-    fetch_cache = None
-    if build_cache is not None:
-        folder = build_cache.fetch_folder(connection.fibery_url, connection.space)
-        fetch_cache = FetchCache(
-            folder, fibery_url=connection.fibery_url, space=connection.space, read=build_cache.read
-        )
     return FiberySource.from_config(
         connection,
         config,
-        cache=fetch_cache,
+        build_cache=options.get("cache"),
         formats=tuple(options.get("rich_text_formats") or PAGE_FORMATS),
         select=lambda dbs: select_databases(dbs, config),
         progress=options.get("progress"),

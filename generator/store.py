@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from pymongo import ASCENDING, DESCENDING, MongoClient, UpdateOne
 from pymongo.collection import Collection
@@ -35,6 +36,7 @@ from pymongo.errors import (
     ConfigurationError,
     ConnectionFailure,
     InvalidName,
+    NetworkTimeout,
     OperationFailure,
     PyMongoError,
     ServerSelectionTimeoutError,
@@ -57,6 +59,18 @@ and a bounded retry unit for a very large one."""
 SERVER_SELECTION_TIMEOUT_MS = 5_000
 """How long pymongo looks for a server: an unreachable MongoDB fails in ~5 s, not 30."""
 CONNECT_TIMEOUT_MS = 5_000
+SOCKET_TIMEOUT_MS = 30_000
+"""How long one reply may take. pymongo waits forever by default, so a server that hangs
+after the first ping (frozen, or a network that drops packets) would hang a scheduled job
+until the runner kills it; a batch of ``BATCH_SIZE`` upserts takes well under a second."""
+DEFAULT_TIMEOUTS = {
+    "serverSelectionTimeoutMS": SERVER_SELECTION_TIMEOUT_MS,
+    "connectTimeoutMS": CONNECT_TIMEOUT_MS,
+    "socketTimeoutMS": SOCKET_TIMEOUT_MS,
+}
+"""Applied unless MONGODB_URI sets them: pymongo lets keyword arguments override the URI,
+so passing them unconditionally would silently ignore a user's ``?socketTimeoutMS=``."""
+DUPLICATE_KEY = 11000
 CONTENT_KEYS = ("public_id", "name", "fields", "fibery_created_at", "fibery_modified_at", "source")
 """What decides whether a stored segment is unchanged: everything but our own timestamps."""
 AUTH_FAILED = 18
@@ -107,23 +121,30 @@ class StoreSettings:
         return redact(self.uri, self.secrets)
 
 
+def uri_options(uri: str) -> set[str]:
+    """The option names a URI sets, lower-cased as pymongo compares them.
+
+    Read from the query string rather than with pymongo's parser, which resolves the DNS
+    records of a ``mongodb+srv://`` URI.
+    """
+    return {name.lower() for name, _ in parse_qsl(urlsplit(uri).query, keep_blank_values=True)}
+
+
 def connect(settings: StoreSettings) -> MongoClient:
-    """Create a client that gives up on an unreachable server within seconds.
+    """Create a client that gives up on an unreachable or hung server within seconds.
 
     pymongo connects lazily: a bad URI fails here, an unreachable server at the first
-    command (see ``check_connection``).
+    command (see ``check_connection``). The timeouts in ``DEFAULT_TIMEOUTS`` apply unless
+    the URI sets its own.
     """
     try:
+        given = uri_options(settings.uri)
+        timeouts = {name: value for name, value in DEFAULT_TIMEOUTS.items() if name.lower() not in given}
         with warnings.catch_warnings():
             # pymongo only warns about an unknown URI option: a typo must not pass silently
             # (nor print a multi-line warning), so it fails like any other bad URI.
             warnings.simplefilter("error", UserWarning)
-            return MongoClient(
-                settings.uri,
-                serverSelectionTimeoutMS=SERVER_SELECTION_TIMEOUT_MS,
-                connectTimeoutMS=CONNECT_TIMEOUT_MS,
-                appname="fibery-kb",
-            )
+            return MongoClient(settings.uri, appname="fibery-kb", **timeouts)
     except (ConfigurationError, ValueError, UserWarning) as exc:
         # A malformed URI is InvalidURI (a ConfigurationError), a bad port a ValueError.
         raise ConfigError(f"MONGODB_URI: {redact(str(exc), settings.secrets)}") from None
@@ -139,16 +160,45 @@ def database(client: MongoClient, settings: StoreSettings) -> Database:
 
 def describe_failure(exc: PyMongoError, target: str, secrets: Sequence[str] = ()) -> str:
     """Turn a pymongo error into one line that says what to check, password removed."""
+    text = str(exc)
     if isinstance(exc, ServerSelectionTimeoutError):
-        reason = str(exc).split(", Timeout:")[0].split(" (configured timeouts")[0]
-        message = f"cannot reach MongoDB at {target} within {SERVER_SELECTION_TIMEOUT_MS // 1000} s: {reason}"
+        reason = text.split(", Timeout:")[0].split(" (configured timeouts")[0]
+        seconds = _timeout_in(text, r"Timeout: ([\d.]+)s", SERVER_SELECTION_TIMEOUT_MS / 1000)
+        message = f"cannot reach MongoDB at {target} within {seconds:g} s: {reason}"
+    elif isinstance(exc, NetworkTimeout):
+        reason = text.split(" (configured timeouts")[0]
+        seconds = _timeout_in(text, r"socketTimeoutMS: ([\d.]+)ms", SOCKET_TIMEOUT_MS) / 1000
+        message = f"MongoDB at {target} stopped answering (no reply within {seconds:g} s, socketTimeoutMS): {reason}"
     elif isinstance(exc, OperationFailure) and exc.code == AUTH_FAILED:
         message = f"MongoDB at {target} rejected the credentials: check the user and password in MONGODB_URI"
+    elif isinstance(exc, OperationFailure) and exc.code == DUPLICATE_KEY:
+        message = f"MongoDB at {target} refused a write: {duplicate_key_message(exc.details or {})}"
     elif isinstance(exc, ConnectionFailure):
         message = f"lost the connection to MongoDB at {target}: {exc}"
     else:
         message = f"MongoDB at {target} failed: {exc}"
     return redact(message.splitlines()[0], secrets)
+
+
+def _timeout_in(text: str, pattern: str, default: float) -> float:
+    """The timeout pymongo quotes in its message (the one in force), else ``default``."""
+    found = re.search(pattern, text)
+    return float(found.group(1)) if found else default
+
+
+def duplicate_key_message(error: Mapping[str, Any]) -> str:
+    """One line for a unique-index violation (code 11000): which value, which index.
+
+    The server's own text (``Plan executor error during update :: caused by :: E11000
+    duplicate key error collection: ... index: name_1 dup key: { name: "Spacing" }``) is
+    accurate but hard to read; this names the field and value first.
+    """
+    errmsg = str(error.get("errmsg", ""))
+    index = re.search(r"index: (\S+)", errmsg)
+    values = error.get("keyValue") or {}
+    held = ", ".join(f"{key} {value!r}" for key, value in values.items()) or "its key"
+    where = f"unique index {index.group(1)}" if index else "a unique index"
+    return f"another document already has {held} ({where}): change the value in Fibery or drop the index"
 
 
 def check_connection(db: Database, *, target: str, secrets: Sequence[str] = ()) -> None:
@@ -365,7 +415,10 @@ def write_changes(collection: Collection, changes: list[Change], *, batch_size: 
         except BulkWriteError as exc:
             for error in exc.details.get("writeErrors", []):
                 change = batch[error["index"]]
-                failed[change.id] = str(error.get("errmsg", "write failed")).splitlines()[0]
+                if error.get("code") == DUPLICATE_KEY:
+                    failed[change.id] = duplicate_key_message(error)
+                else:
+                    failed[change.id] = str(error.get("errmsg", "write failed")).splitlines()[0]
                 log.error("cannot write segment %s (%s): %s", change.public_id, change.id, failed[change.id])
             if exc.details.get("writeConcernErrors"):
                 raise

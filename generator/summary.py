@@ -80,7 +80,15 @@ def _entities(report: BuildReport, *, demo: bool) -> str:
     return f"{report.entities} ({report.fetched} read from Fibery, {cached} from the fetch cache)"
 
 
+_MARKDOWN = frozenset("\\`*_{}[]()#+-.!|<>&~:@=\"'$%^")
+"""ASCII punctuation that Markdown, GitHub's autolinks or HTML can give a meaning to."""
+
+
 def _cell(text: str) -> str:
-    """Make user text safe inside a Markdown table cell: one line, no column breaks, no HTML."""
+    """Make user text (database and space titles, the URL) inert inside a Markdown table cell:
+    one line, and every character Markdown or HTML could read as syntax written as a numeric
+    character reference. Those are decoded only after the Markdown is parsed, so ``![x](…)``
+    stays text (no image fetched from a third party), ``|`` never splits a column, and
+    ``https://…`` or ``www.…`` is not turned into a link."""
     text = " ".join(text.split())
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+    return "".join(f"&#{ord(char)};" if char in _MARKDOWN else char for char in text)

@@ -6,26 +6,53 @@ did not change is not written again: the staging folder gets a hard link to the 
 (a copy keeping its times where links are impossible), so after the swap it is the same
 file, with the same modification time. When nothing changed at all, the staging folder is
 dropped and the output is not touched.
+
+Four rules keep a user's files safe (``check_output``, ``OutputLock``, ``commit``):
+
+* ``--out`` may replace only a missing or empty folder, or one fibery-kb built (it holds a
+  ``build-info.json``); any other non-empty folder needs ``force``. The working folder, a
+  parent of it, a project folder (``kb.toml``, ``content/``) and a mount point are refused
+  even then.
+* One build at a time per output folder: ``OutputLock`` (a ``flock`` on the folder holding
+  it) makes a second build wait for the first.
+* The swap is one atomic exchange of the staging folder and the output (Linux
+  ``renameat2(RENAME_EXCHANGE)``), so a kill at any moment leaves a complete site, old or
+  new. Elsewhere it is two renames; a build killed between them leaves the previous site
+  as ``.<name>.fibery-kb-old-*``, and the next build puts it back first.
+* Leftovers of a killed build (staging and old folders) are removed by the next build of
+  the same output, under the lock.
 """
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import hashlib
+import json
+import logging
 import os
 import re
 import shutil
+import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from types import TracebackType
 
 from .cache import scan
-from .errors import RenderError
+from .errors import ConfigError, OutputError, RenderError
+
+log = logging.getLogger(__name__)
 
 FileRecord = tuple[str, int, int]
 """(sha256, size, mtime in ns) of a file as written."""
 _UNSAFE_PATH = re.compile(r"(?:^|/)\.{0,2}(?:/|$)|[\\\0]")
 """An empty, ``.`` or ``..`` path segment, a backslash or a NUL: never written."""
+SITE_MARKER = "build-info.json"
+"""Every site fibery-kb builds holds this file: it marks a folder ``--out`` may replace."""
+_LEFTOVER = "fibery-kb-"
+"""Staging and old folders are named ``.<out name>.fibery-kb-{staging,old}-…``."""
 
 
 class SiteWriter:
@@ -53,8 +80,11 @@ class SiteWriter:
         return len(self.records)
 
     def __enter__(self) -> SiteWriter:
-        self.out.parent.mkdir(parents=True, exist_ok=True)
-        self._staging = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.", dir=self.out.parent))
+        with _io(self.out.parent):
+            self.out.parent.mkdir(parents=True, exist_ok=True)
+            self._had_site = self.out.is_dir()
+            prefix = f".{self.out.name}.{_LEFTOVER}staging-"
+            self._staging = Path(tempfile.mkdtemp(prefix=prefix, dir=self.out.parent))
         return self
 
     def __exit__(
@@ -78,16 +108,18 @@ class SiteWriter:
 
     def write(self, relative: str, data: bytes) -> None:
         """Stage one file of the site: linked to the old one when the bytes are the same,
-        else written (parents created)."""
-        target = self._target(relative)
+        else written (parents created). Writing a file again with the same bytes does
+        nothing: content-addressed files (two Fibery files with equal bytes) share a path."""
         digest = hashlib.sha256(data).hexdigest()
-        self._folder(os.path.dirname(target))
+        if relative in self.records and self.records[relative][0] == digest:
+            return
+        target = self._target(relative)
+        with _io(Path(target).parent):
+            self._folder(os.path.dirname(target))
         if self._had_site and self._unchanged(relative, digest, data) and self._link(relative, target):
             return
-        try:
+        with _io(Path(target)):
             info = _write_file(target, data)
-        except OSError as exc:
-            raise RenderError(f"cannot write {relative}: {exc.strerror}") from None
         self.records[relative] = (digest, info.st_size, info.st_mtime_ns)
         self.written += 1
 
@@ -112,7 +144,8 @@ class SiteWriter:
         if not self.can_keep(relative):
             return False
         target = self._target(relative)
-        self._folder(os.path.dirname(target))
+        with _io(Path(target).parent):
+            self._folder(os.path.dirname(target))
         return self._link(relative, target)
 
     def _current(self, relative: str) -> bool:
@@ -163,13 +196,14 @@ class SiteWriter:
             if relative in self.records:
                 continue
             target = self.staging.joinpath(*PurePosixPath(relative).parts)
-            data = target.read_bytes()
-            if self._unchanged(relative, hashlib.sha256(data).hexdigest(), data):
-                target.unlink()
-                if self._link(relative, target):
-                    continue
-                target.write_bytes(data)
-            info = target.stat()
+            with _io(target):
+                data = target.read_bytes()
+                if self._unchanged(relative, hashlib.sha256(data).hexdigest(), data):
+                    target.unlink()
+                    if self._link(relative, target):
+                        continue
+                    target.write_bytes(data)
+                info = target.stat()
             self.records[relative] = (hashlib.sha256(data).hexdigest(), info.st_size, info.st_mtime_ns)
             self.written += 1
 
@@ -188,16 +222,149 @@ class SiteWriter:
             shutil.rmtree(self.staging, ignore_errors=True)
             self._staging = None
             return False
-        staging, old = self.staging, None
-        staging.chmod(0o755)
-        if self.out.exists():
-            old = self.out.with_name(f".{self.out.name}.old-{os.getpid()}")
-            self.out.rename(old)
-        staging.rename(self.out)
+        with _io(self.out):
+            self.staging.chmod(0o755)
+            _swap(self.staging, self.out)
+        # After the exchange the staging folder holds the previous site.
+        shutil.rmtree(self.staging, ignore_errors=True)
         self._staging = None
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
         return True
+
+
+# --------------------------------------------------------------------------- the output folder
+
+
+def check_output(out: Path, *, project: Path, inputs: Iterable[Path] = (), force: bool = False) -> None:
+    """Refuse an output folder whose replacement would delete what is not a site.
+
+    ``project`` is the folder of ``kb.toml``, ``inputs`` the folders a build reads (content,
+    templates): neither they nor a folder holding them is ever replaced. Raises
+    ``ConfigError`` (one line, exit 2)."""
+    target, here = out.resolve(), Path.cwd().resolve()
+    protected = [(here, "the current folder"), (project.resolve(), "the project folder")]
+    protected += [(path.resolve(), f"the project's {path.name}/") for path in inputs]
+    for path, what in protected:
+        if path == target or path.is_relative_to(target):
+            raise ConfigError(f"--out {out}: refusing to replace {what} or a folder holding it")
+    if not target.exists():
+        return
+    if not target.is_dir():
+        raise ConfigError(f"--out {out}: not a folder")
+    if os.path.ismount(target):
+        raise ConfigError(f"--out {out}: a mount point cannot be replaced; build into a folder inside it")
+    if (target / "kb.toml").exists() or (target / "content").is_dir():
+        raise ConfigError(f"--out {out}: holds a fibery-kb project (kb.toml or content/), refusing to replace it")
+    if force or is_site(target) or not any(target.iterdir()):
+        return
+    raise ConfigError(f"--out {out}: not empty and not a site fibery-kb built; use --force to replace it")
+
+
+def is_site(folder: Path) -> bool:
+    """Whether ``folder`` is a site fibery-kb built: its ``build-info.json`` is ours."""
+    try:
+        info = json.loads((folder / SITE_MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(info, dict) and {"content_hash", "fibery_url", "space"} <= info.keys()
+
+
+class OutputLock:
+    """One build at a time per output folder: an exclusive ``flock`` on the folder that holds
+    it (the output itself is swapped, so it cannot carry the lock, and a lock file would be
+    one more file in the user's folder). A second build waits, and says so; the kernel
+    releases the lock of a killed build. Where ``fcntl`` is missing (Windows) it does nothing."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out.resolve()
+        self._fd: int | None = None
+
+    def __enter__(self) -> OutputLock:
+        try:
+            import fcntl
+        except ImportError:
+            return self
+        with _io(self.out.parent):
+            self.out.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(self.out.parent, os.O_RDONLY)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.warning("another build into %s is running: waiting for it to finish", self.out.parent)
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # releases the lock
+            self._fd = None
+
+
+def recover_output(out: Path) -> None:
+    """Undo what a killed build left beside ``out`` (call under ``OutputLock``): put the
+    previous site back if the swap was cut between its two renames, then remove staging
+    and old folders."""
+    with _io(out):
+        _recover(out)
+
+
+def _recover(out: Path) -> None:
+    leftovers = sorted(out.parent.glob(f".{glob_escape(out.name)}.{_LEFTOVER}*"))
+    if not out.exists():
+        old = [p for p in leftovers if p.name.startswith(f".{out.name}.{_LEFTOVER}old-") and is_site(p)]
+        if old:
+            old[-1].rename(out)
+            log.warning("restored the previous site %s (a build was interrupted while swapping it)", out)
+            leftovers.remove(old[-1])
+    for path in leftovers:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def glob_escape(name: str) -> str:
+    """``name`` with glob's special characters escaped."""
+    return re.sub(r"([*?\[])", r"[\1]", name)
+
+
+def _swap(staging: Path, out: Path) -> None:
+    """Put ``staging`` at ``out``; ``staging`` then holds the previous site, if any.
+
+    One atomic exchange where the system has it, so that no moment is without a site."""
+    if not out.exists():
+        staging.rename(out)
+        return
+    if _exchange(staging, out):
+        return
+    old = out.with_name(f".{out.name}.{_LEFTOVER}old-{os.getpid()}")
+    out.rename(old)
+    staging.rename(out)
+    old.rename(staging)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically with Linux's ``renameat2(RENAME_EXCHANGE)``; False when
+    the system or file system cannot (the caller falls back to two renames)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    renameat2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    if renameat2 is None:
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
+        return False
+    raise OSError(code, os.strerror(code), str(b))
+
+
+@contextmanager
+def _io(path: Path) -> Iterator[None]:
+    """Turn an ``OSError`` into an ``OutputError`` naming the path and the cause (disk
+    full, read-only file system, permission denied) instead of an unexpected error."""
+    try:
+        yield
+    except OSError as exc:
+        raise OutputError(f"cannot write {exc.filename or path}: {exc.strerror or exc}") from exc
 
 
 def _hash_file(path: Path) -> str:

@@ -53,14 +53,17 @@ def env_with(**values: str) -> dict[str, str]:
     return env
 
 
-# =========================================================================== MongoDB backend (issue 3)
-# The store tests run against mongomock by default and against a real server when
-# MONGODB_URI is set (CI sets it and runs a mongo service). Each real-server test gets a
-# database of its own, dropped afterwards, so runs never see each other's documents.
+# =========================================================================== MongoDB backend (issues 3, 17)
+# The store tests run over the wire against a real MongoDB-protocol server, chosen once per
+# session: the server MONGODB_URI names (the GitHub CI job runs a mongo service), else a
+# SecantusDB started on 127.0.0.1 on first use (a test extra: tests/secantus_server.py),
+# else, where no SecantusDB wheel exists, mongomock. The report's header and its last lines
+# say which ran. Each test gets a database of its own, dropped afterwards.
 
 import inspect  # noqa: E402 - this block's imports stay with it
 import uuid  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
 
 import mongomock  # noqa: E402
 import pymongo  # noqa: E402
@@ -68,16 +71,55 @@ from pymongo.database import Database  # noqa: E402
 
 from generator.logs import redact  # noqa: E402
 
+from . import secantus_server  # noqa: E402
 
-def real_mongodb_uri() -> str | None:
-    """The real server the store tests use, or None for mongomock."""
-    return os.environ.get("MONGODB_URI") or None
+
+@dataclass(frozen=True)
+class MongoBackend:
+    """What the store tests talk to. ``uri`` is None for mongomock (no server at all)."""
+
+    kind: str  # "server" | "secantusdb" | "mongomock"
+    uri: str | None
+    label: str
+
+
+_backend_used: list[MongoBackend] = []
+
+
+def _planned_backend() -> MongoBackend:
+    """The backend this session will use, decided without starting anything."""
+    uri = os.environ.get("MONGODB_URI")
+    if uri:
+        return MongoBackend("server", uri, f"real server at {redact(uri)} (MONGODB_URI)")
+    if secantus_server.available():
+        label = f"SecantusDB {secantus_server.version()} on 127.0.0.1, over the wire (started on first use)"
+        return MongoBackend("secantusdb", None, label)
+    return MongoBackend("mongomock", None, "mongomock, in process (no SecantusDB wheel for this platform)")
 
 
 def pytest_report_header() -> str:
-    """Say in the test report which MongoDB backend the store tests ran against."""
-    uri = real_mongodb_uri()
-    return f"mongodb backend: real server at {redact(uri)}" if uri else "mongodb backend: mongomock"
+    """Say in the test report which MongoDB backend the store tests run against."""
+    return f"mongodb backend: {_planned_backend().label}"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Repeat it at the end, once it has been used: the header scrolls away."""
+    for backend in _backend_used:
+        terminalreporter.write_line(f"mongodb backend used: {backend.label}")
+
+
+@pytest.fixture(scope="session")
+def mongo_backend() -> Iterator[MongoBackend]:
+    """The session's MongoDB backend, SecantusDB started here when it is the one."""
+    planned = _planned_backend()
+    if planned.kind != "secantusdb":
+        _backend_used.append(planned)
+        yield planned
+        return
+    with secantus_server.SecantusServer(":memory:") as server:
+        backend = MongoBackend("secantusdb", server.uri, f"SecantusDB {secantus_server.version()} at {server.uri}")
+        _backend_used.append(backend)
+        yield backend
 
 
 def _mongomock_accepts_sort(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -101,14 +143,13 @@ def _mongomock_accepts_sort(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def mongo_db(monkeypatch: pytest.MonkeyPatch) -> Iterator[Database]:
-    """An empty MongoDB database: mongomock, or a fresh one on the real server."""
-    uri = real_mongodb_uri()
-    if not uri:
+def mongo_db(mongo_backend: MongoBackend, monkeypatch: pytest.MonkeyPatch) -> Iterator[Database]:
+    """An empty MongoDB database: a fresh one on the session's server, or mongomock's."""
+    if mongo_backend.uri is None:
         _mongomock_accepts_sort(monkeypatch)
         yield mongomock.MongoClient()["fibery_kb_test"]
         return
-    client: pymongo.MongoClient = pymongo.MongoClient(uri, serverSelectionTimeoutMS=5000)
+    client: pymongo.MongoClient = pymongo.MongoClient(mongo_backend.uri, serverSelectionTimeoutMS=5000)
     name = f"fibery_kb_test_{uuid.uuid4().hex[:12]}"
     try:
         yield client[name]
@@ -118,11 +159,19 @@ def mongo_db(monkeypatch: pytest.MonkeyPatch) -> Iterator[Database]:
 
 
 @pytest.fixture
-def mongo_cli(mongo_db: Database, monkeypatch: pytest.MonkeyPatch) -> Database:
-    """Point `gen segments store` at ``mongo_db``: MONGODB_DB names it, and with mongomock
-    the client the command creates is the fake's (the real server needs no help)."""
+def mongo_env(mongo_backend: MongoBackend, monkeypatch: pytest.MonkeyPatch) -> MongoBackend:
+    """MONGODB_URI set to the session's server, for code that reads it (the Robot specs)."""
+    if mongo_backend.uri is not None:
+        monkeypatch.setenv("MONGODB_URI", mongo_backend.uri)
+    return mongo_backend
+
+
+@pytest.fixture
+def mongo_cli(mongo_db: Database, mongo_env: MongoBackend, monkeypatch: pytest.MonkeyPatch) -> Database:
+    """Point `gen segments store` at ``mongo_db``: MONGODB_URI and MONGODB_DB name it, and
+    with mongomock the client the command creates is the fake's."""
     monkeypatch.setenv("MONGODB_DB", mongo_db.name)
-    if not real_mongodb_uri():
+    if mongo_env.uri is None:
         monkeypatch.setattr("generator.store.MongoClient", lambda *args, **kwargs: mongo_db.client)
     return mongo_db
 

@@ -14,6 +14,8 @@ from pathlib import Path
 import robot
 from robot.api import ExecutionResult
 
+from .conftest import MongoBackend
+
 SPECS = Path(__file__).resolve().parent / "acceptance"
 SCENARIOS = {
     "a new user builds the demo site",
@@ -25,7 +27,9 @@ SCENARIOS = {
 STORE_SCENARIO = "storing segments twice changes nothing"
 
 
-def test_the_acceptance_specs_pass(tmp_path: Path) -> None:
+def test_the_acceptance_specs_pass(tmp_path: Path, mongo_env: MongoBackend) -> None:
+    # mongo_env points MONGODB_URI at the session's server (SecantusDB when no other is
+    # given), so the "store twice" scenario runs `gen segments store` over the wire.
     out = tmp_path / "acceptance"
     console = io.StringIO()
 

@@ -44,8 +44,12 @@ def test_demo_build_from_an_empty_folder(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("env", "missing"),
     [
-        ({}, "FIBERY_URL is not set: set the environment variable or use --fibery-url"),
-        ({"FIBERY_URL": "https://a.fibery.io"}, "FIBERY_SPACE is not set"),
+        (
+            {},
+            "FIBERY_URL, FIBERY_SPACE, FIBERY_TOKEN are not set: set the environment variables or use "
+            "--fibery-url, --space, --token-file",
+        ),
+        ({"FIBERY_URL": "https://a.fibery.io"}, "FIBERY_SPACE, FIBERY_TOKEN are not set"),
         ({"FIBERY_URL": "https://a.fibery.io", "FIBERY_SPACE": "KB"}, "FIBERY_TOKEN is not set"),
     ],
 )

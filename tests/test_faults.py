@@ -10,17 +10,26 @@ For every fault, whatever happens:
   (429 bursts, 502s) publishes a complete site;
 * the token is nowhere: not in stdout, stderr, the logs, ``site/`` or anything else written.
 
-The `gen segments store` audit log is checked here too: a run that fails is recorded in
+Kills (SIGKILL at several points of a build, then a rerun), concurrent builds, full and
+read-only disks are at the end. The `gen segments store` audit log is checked here too: a run that fails is recorded in
 ``sync_runs`` with its reason.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import resource
+import signal
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from subprocess import PIPE
 from typing import Any
 
 import pytest
@@ -31,7 +40,7 @@ from generator.cli import cli
 from generator.store import RUNS_COLLECTION
 
 from . import fake_fibery as ff
-from .conftest import TOKEN, files_with_token
+from .conftest import TOKEN, env_with, files_with_token
 from .e2e_helpers import DEMO, closed_port, gen_env, site_files, snapshot_at
 from .sitecheck import crawl
 from .test_cli import run_gen
@@ -299,3 +308,221 @@ def test_a_successful_segments_store_is_recorded_too(mongo_cli: Database, faulty
     (run,) = mongo_cli[RUNS_COLLECTION].find()
     assert run["outcome"] == "success" and run["error"] is None and run["counts"]["inserted"] == 8
     assert run["source"]["fibery_url"] == faulty.url
+
+
+# --------------------------------------------------------------------------- kills, concurrency, full disks
+# The real `gen build`, with one function of it wrapped to stop the process at a chosen moment
+# (SIGKILL: no clean-up runs), wait there, or fail as a full or read-only disk would. After
+# each kill, a complete site (the previous or the new one) is in place, and the next build
+# removes whatever the killed one left behind.
+
+INJECT = """
+import errno, importlib, os, signal, sys, time
+
+def inject(spec):
+    target, count, action = spec.split(",")
+    module_name, _, path = target.partition(":")
+    owner = importlib.import_module(module_name)
+    *parents, name = path.split(".")
+    for part in parents:
+        owner = getattr(owner, part)
+    original, calls = getattr(owner, name), [0]
+
+    def wrapper(*args, **kwargs):
+        calls[0] += 1
+        now = calls[0] == int(count)
+        if now and action == "kill-before":
+            os.kill(os.getpid(), signal.SIGKILL)
+        if now and action.startswith("sleep"):
+            time.sleep(float(action[5:]))
+        if now and action in ("ENOSPC", "EROFS"):
+            code = getattr(errno, action)
+            raise OSError(code, os.strerror(code), str(args[0]) if args else None)
+        if action == "false":
+            return False
+        result = original(*args, **kwargs)
+        if now and action == "kill-after":
+            os.kill(os.getpid(), signal.SIGKILL)
+        return result
+
+    setattr(owner, name, wrapper)
+
+for spec in filter(None, os.environ.get("GEN_INJECT", "").split(";")):
+    inject(spec)
+from generator.cli import main
+main()
+"""
+
+
+def gen_command(*args: str) -> list[str]:
+    """The real `gen` entry point, with the faults of ``$GEN_INJECT`` injected."""
+    return [sys.executable, "-c", INJECT, *args]
+
+
+def run_injected(tmp_path: Path, fake: ff.FakeFibery, inject: str, *args: str, **popen: Any) -> Any:
+    env = env_with(**gen_env(fake), GEN_INJECT=inject)
+    return subprocess.run(
+        gen_command("build", *args), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, **popen
+    )
+
+
+def leftovers(tmp_path: Path) -> list[str]:
+    """Staging and old folders beside the site, and temporary files in the caches."""
+    beside = [p.name for p in tmp_path.iterdir() if p.name.startswith(".site")]
+    cache = tmp_path / ".cache"  # no file of the caches is a dot-file but a temporary one
+    return beside + [p.name for p in cache.rglob(".*") if p.is_file()] if cache.is_dir() else beside
+
+
+def assert_old_or_new_site(site: Path, old_site: dict[str, bytes]) -> str:
+    """A complete site is in place: the previous one byte for byte, or a complete new one."""
+    if site_files(site) == old_site:
+        return "old"
+    assert_complete_site(site, DEMO)
+    return "new"
+
+
+NO_SEARCH = "search = false\n"
+
+KILLS = {
+    # where, and which site must be in place after the kill
+    "while fetching (writing the fetch cache)": ("os:replace,1,kill-before", "old"),
+    "while writing pages": ("generator.writer:SiteWriter.write,40,kill-before", "old"),
+    "after Pagefind, before the swap": ("generator.build:index_site,1,kill-after", "old"),
+    "just before the swap": ("generator.writer:_swap,1,kill-before", "old"),
+    "just after the exchange": ("generator.writer:_exchange,1,kill-after", "new"),
+    "between the two renames (no exchange)": (
+        "generator.writer:_exchange,1,false;pathlib:Path.rename,1,kill-after",
+        "",
+    ),
+    "before the render cache is saved": ("generator.cache:BuildCache.save_render_state,1,kill-before", "new"),
+}
+
+
+@pytest.mark.parametrize("point", list(KILLS))
+def test_sigkill_leaves_a_complete_site(
+    point: str, tmp_path: Path, faulty: ff.FakeFibery, old_site: dict[str, bytes]
+) -> None:
+    inject, expected = KILLS[point]
+    if "Pagefind" not in point:  # Pagefind takes a second or two a build: only where it matters
+        (tmp_path / "kb.toml").write_text(NO_SEARCH)
+    killed = run_injected(tmp_path, faulty, inject)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    site = tmp_path / "site"
+    if expected:
+        assert assert_old_or_new_site(site, old_site) == expected
+    else:
+        # Without an atomic exchange (not Linux) the previous site waits beside, complete.
+        assert not site.exists()
+        (old,) = [p for p in tmp_path.iterdir() if ".site.fibery-kb-old-" in p.name]
+        assert site_files(old) == old_site
+    rerun = run_gen("build", cwd=tmp_path, **gen_env(faulty))
+    assert rerun.returncode == 0, rerun.stderr
+    assert_complete_site(site, DEMO)
+    assert leftovers(tmp_path) == []
+    assert_no_secret(rerun, tmp_path)
+
+
+def test_an_interrupted_swap_is_restored_before_anything_else(
+    tmp_path: Path, faulty: ff.FakeFibery, old_site: dict[str, bytes]
+) -> None:
+    """The next build puts the previous site back first: a failing rebuild leaves it there."""
+    run_injected(tmp_path, faulty, "generator.writer:_exchange,1,false;pathlib:Path.rename,1,kill-after")
+    assert not (tmp_path / "site").exists()
+    (tmp_path / "kb.toml").write_text(FAST)
+    faulty.faults.append(ff.truncated_json(count=None))
+    failed = run_gen("build", cwd=tmp_path, **gen_env(faulty))
+    assert failed.returncode == 3, failed.stderr
+    assert site_files(tmp_path / "site") == old_site
+
+
+def test_concurrent_builds_take_turns(tmp_path: Path, faulty: ff.FakeFibery, old_site: dict[str, bytes]) -> None:
+    """The first build pauses just before its swap; a second one starts meanwhile. It waits
+    for the first (saying so), then builds: both succeed, nothing is left over."""
+    (tmp_path / "kb.toml").write_text(NO_SEARCH)
+    env = env_with(**gen_env(faulty), GEN_INJECT="generator.writer:SiteWriter.commit,1,sleep3")
+    first = subprocess.Popen(gen_command("build"), cwd=tmp_path, env=env, stdout=PIPE, stderr=PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not any(".site.fibery-kb-staging-" in p.name for p in tmp_path.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    second = run_gen("build", "--out", "site", cwd=tmp_path, **gen_env(faulty))
+    _, first_err = first.communicate(timeout=120)
+    assert first.returncode == 0, first_err
+    assert second.returncode == 0, second.stderr
+    assert "another build into" in second.stderr and "waiting for it to finish" in second.stderr
+    assert_complete_site(tmp_path / "site", DEMO)
+    assert leftovers(tmp_path) == []
+
+
+def limit_file_size(limit: int) -> Callable[[], None]:
+    def preexec() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return preexec
+
+
+@pytest.mark.parametrize(
+    ("how", "cause"),
+    [
+        ("RLIMIT_FSIZE 4 kB", "File too large"),
+        ("ENOSPC on a page", "No space left on device"),
+        ("EROFS on the staging folder", "Read-only file system"),
+    ],
+)
+def test_a_full_or_read_only_disk_is_one_line(
+    how: str, cause: str, tmp_path: Path, faulty: ff.FakeFibery, old_site: dict[str, bytes]
+) -> None:
+    (tmp_path / "kb.toml").write_text(NO_SEARCH)  # and with RLIMIT_FSIZE, pages (not Pagefind) meet the limit
+    if how.startswith("RLIMIT"):
+        result = run_injected(tmp_path, faulty, "", preexec_fn=limit_file_size(4_000))
+    elif how.startswith("ENOSPC"):
+        result = run_injected(tmp_path, faulty, "generator.writer:_write_file,20,ENOSPC")
+    else:
+        result = run_injected(tmp_path, faulty, "tempfile:mkdtemp,1,EROFS")
+    assert result.returncode == 1, result.stderr
+    lines = [line for line in result.stderr.strip().splitlines() if not line.startswith("WARNING: ")]
+    assert len(lines) == 1 and lines[0].startswith("error: cannot write ") and cause in lines[0], result.stderr
+    assert str(tmp_path) in lines[0] and result.stderr.strip().endswith(lines[0])
+    assert site_files(tmp_path / "site") == old_site
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".site")] == []
+
+
+@pytest.fixture
+def small_tmpfs(tmp_path: Path) -> Any:
+    """A 1.5 MB tmpfs (the demo site is about 1.2 MB)."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1500k", "tmpfs", str(mount)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root); RLIMIT_FSIZE covers the full disk")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_really_full_disk(small_tmpfs: Path, faulty: ff.FakeFibery) -> None:
+    first = run_gen("build", "--demo", "--out", str(small_tmpfs / "site"), cwd=small_tmpfs.parent)
+    assert first.returncode == 0, first.stderr
+    before = site_files(small_tmpfs / "site")
+    filler = os.open(small_tmpfs / "filler", os.O_WRONLY | os.O_CREAT)
+    with contextlib.suppress(OSError):  # until the disk is full
+        while os.write(filler, b"\0" * 4096):
+            pass
+    os.close(filler)
+    result = run_gen("build", "--out", str(small_tmpfs / "site"), cwd=small_tmpfs.parent, **gen_env(faulty))
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "No space left on device" in lines[0] and str(small_tmpfs) in lines[0], result.stderr
+    assert site_files(small_tmpfs / "site") == before
+    assert sorted(p.name for p in small_tmpfs.iterdir()) == ["filler", "site"]
+
+
+def test_a_mount_point_as_output_is_one_line(small_tmpfs: Path) -> None:
+    """`docker run -v "$PWD/site:/app/site"`: the output cannot be swapped; say so, change nothing."""
+    (small_tmpfs / "keep.txt").write_text("mine")
+    result = run_gen("build", "--demo", "--out", str(small_tmpfs), "--force", cwd=small_tmpfs.parent)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"error: --out {small_tmpfs}: a mount point cannot be replaced; build into a folder inside it"
+    ]
+    assert [p.name for p in small_tmpfs.iterdir()] == ["keep.txt"]

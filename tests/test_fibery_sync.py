@@ -89,3 +89,23 @@ def test_the_space_is_read_in_full_once_the_last_full_read_is_too_old(served: ff
     assert fresh.cached > 0 and fresh.fetched == 0
     _, stale = fetch(served, tmp_path, full_refresh=timedelta(seconds=0))
     assert stale.cached == 0 and stale.fetched == sum(len(db["entities"]) for db in DEMO["databases"])
+
+
+def test_an_entity_listed_but_unknown_is_read_with_its_database_when_ids_cannot_be_asked_for(
+    served: ff.FakeFibery, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    import generator.fibery.schema as schema
+
+    fetch(served, tmp_path)
+    snapshot = copy.deepcopy(served.snapshot)
+    guides = database(snapshot, "Guides")
+    old = guides["entities"][0]
+    guides["entities"].append({**old, "id": "late-guide", "public_id": "77", "name": "Synced late"})
+    served.update_snapshot(snapshot)
+    real = schema._filters
+    monkeypatch.setattr(schema, "_filters", lambda find, arg, op: arg != "id" and real(find, arg, op))
+
+    workspace, stats = fetch(served, tmp_path)
+
+    names = {e.name for db in workspace.databases if db.title == "Guides" for e in db.entities}
+    assert "Synced late" in names and stats.fetched == len(guides["entities"])

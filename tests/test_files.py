@@ -149,7 +149,7 @@ def test_downloaded_files_are_not_fetched_again(tmp_path: Path) -> None:
 
 
 def test_live_builds_reuse_the_download_cache(tmp_path: Path) -> None:
-    """Two `gen build`s in one project: the second downloads no file (.cache/fibery-kb/files)."""
+    """Two `gen build`s in one project: the second downloads no file (<cache_dir>/files)."""
     with ff.FakeFibery(DEMO, token=TOKEN, rate_limit=None) as server:
         server.update_snapshot(snapshot_at(server.url))
         assert run_gen("build", "--out", "one", cwd=tmp_path, **gen_env(server)).returncode == 0

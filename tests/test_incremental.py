@@ -345,3 +345,59 @@ def test_an_incremental_build_makes_its_files_in_a_full_builds_order(
     project.build(out="clean", full=True, cache_dir=".cache/clean")
     assert 0 < incremental.rendered < incremental.pages  # pages were carried over
     assert order == made
+
+
+# --------------------------------------------------------------------------- both ends of a relation
+
+
+def test_moved_and_deleted_relations_update_both_ends(project: Project, fake: ff.FakeFibery) -> None:
+    """A guide's owner moves from X to Y, and another guide with an owner is deleted: X no
+    longer lists the first (nor the deleted one), Y does. Only the guides changed in Fibery
+    (the owners' modification dates stay), as Fibery reports an inverse change."""
+    project.build()
+    snapshot = fake.snapshot
+    guides, people = database(snapshot, "Guides"), database(snapshot, "Team Members")
+    moved = guides["entities"][0]
+    before = moved["values"]["owner"]["id"]
+    after = next(p["id"] for p in people["entities"] if p["id"] != before)
+    moved["values"]["owner"] = {"id": after}
+    moved["modification_date"] = now()
+    deleted = next(g for g in guides["entities"][1:] if g["values"].get("owner"))
+    guides["entities"].remove(deleted)
+    fake.update_snapshot(snapshot)
+
+    project.build()
+    pages = {path: data.decode() for path, data in project.site().items() if path.startswith("db/team-members/")}
+    assert not any(deleted["name"] in html for html in pages.values())
+    project.same_as_full_build()  # byte for byte: X and Y as a full build shows them
+
+
+def with_inverse_field(snapshot: dict) -> dict:
+    """The demo with Fibery's other end of Guides.Owner: Team Members.Guides, a collection."""
+    snapshot = json.loads(json.dumps(snapshot))
+    guides, people = database(snapshot, "Guides"), database(snapshot, "Team Members")
+    owner = next(f for f in guides["fields"] if f["title"] == "Owner")
+    if not any(f["key"] == "guides" for f in people["fields"]):
+        people["fields"].append({"key": "guides", "kind": "collection", "target": guides["key"], "title": "Guides"})
+    for person in people["entities"]:
+        owned = [g["id"] for g in guides["entities"] if (g["values"].get(owner["key"]) or {}).get("id") == person["id"]]
+        person["values"]["guides"] = [{"id": i} for i in owned]
+    return snapshot
+
+
+def test_moved_relations_update_the_inverse_field_too(project: Project, fake: ff.FakeFibery) -> None:
+    """Fibery changes both ends of a relation but bumps the modification date of the entity
+    edited only: the other end's collection (X lost the guide, Y gained it) must follow."""
+    fake.update_snapshot(with_inverse_field(fake.snapshot))
+    project.build()
+    snapshot = fake.snapshot
+    guides, people = database(snapshot, "Guides"), database(snapshot, "Team Members")
+    moved = guides["entities"][0]
+    before = moved["values"]["owner"]["id"]
+    after = next(p["id"] for p in people["entities"] if p["id"] != before)
+    moved["values"]["owner"], moved["modification_date"] = {"id": after}, now()
+    deleted = next(g for g in guides["entities"][1:] if g["values"].get("owner"))
+    guides["entities"].remove(deleted)
+    fake.update_snapshot(with_inverse_field(snapshot))  # both ends, as Fibery shows them
+    project.build()
+    project.same_as_full_build()

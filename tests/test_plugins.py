@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import pytest
@@ -29,15 +28,17 @@ fields = ["Process Segments/Weekly yield"]
 
 
 @pytest.fixture(scope="session")
-def example_plugin() -> None:
-    """Install the example plugin package into the test environment (once)."""
-    try:
-        version("fibery-kb-glossary")
-    except PackageNotFoundError:
-        subprocess.run(
-            [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", str(EXAMPLE)],
-            check=True,
-        )
+def example_plugin(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The example plugin package installed into a throwaway folder (``pip --target``), never
+    into the environment running the tests: the environment of a `gen` run that sees it."""
+    target = tmp_path_factory.mktemp("plugin-env")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--no-compile",
+         "--target", str(target), str(EXAMPLE)],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return {"PYTHONPATH": str(target)}
 
 
 def broken_plugin(tmp_path: Path, group: str, target: str) -> dict[str, str]:
@@ -50,7 +51,7 @@ def broken_plugin(tmp_path: Path, group: str, target: str) -> dict[str, str]:
     return {"PYTHONPATH": str(tmp_path / "plugins")}
 
 
-def test_example_plugin_changes_the_demo_site(tmp_path: Path, example_plugin: None) -> None:
+def test_example_plugin_changes_the_demo_site(tmp_path: Path, example_plugin: dict[str, str]) -> None:
     (tmp_path / "kb.toml").write_text(PLUGINS_TOML)
     snapshot = json.loads((ROOT / "generator" / "demo" / "workspace.json").read_text())
     segments = next(db for db in snapshot["databases"] if db["title"] == "Process Segments")
@@ -59,7 +60,7 @@ def test_example_plugin_changes_the_demo_site(tmp_path: Path, example_plugin: No
         entity["values"]["weeklyYield"] = f"{n}, {n + 3}, {n + 1}, {n + 5}"
     (tmp_path / "snap.json").write_text(json.dumps(snapshot))
 
-    result = run_gen("build", "--snapshot", "snap.json", cwd=tmp_path)
+    result = run_gen("build", "--snapshot", "snap.json", cwd=tmp_path, **example_plugin)
     assert result.returncode == 0, result.stderr
     site = tmp_path / "site"
     glossary = (site / "glossary.html").read_text()
@@ -70,9 +71,9 @@ def test_example_plugin_changes_the_demo_site(tmp_path: Path, example_plugin: No
     assert '<svg class="sparkline"' in potting
 
 
-def test_gen_plugins_lists_installed_and_active(tmp_path: Path, example_plugin: None) -> None:
+def test_gen_plugins_lists_installed_and_active(tmp_path: Path, example_plugin: dict[str, str]) -> None:
     (tmp_path / "kb.toml").write_text('[plugins.glossary]\ndatabase = "Guides"\n')
-    result = run_gen("plugins", cwd=tmp_path)
+    result = run_gen("plugins", cwd=tmp_path, **example_plugin)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert any("fibery_kb.pages" in line and "glossary" in line and "active" in line for line in lines)
@@ -81,8 +82,8 @@ def test_gen_plugins_lists_installed_and_active(tmp_path: Path, example_plugin: 
     assert any("fibery_kb.commands" in line and "glossary" in line for line in lines)
 
 
-def test_plugin_command_is_added_to_gen(tmp_path: Path, example_plugin: None) -> None:
-    result = run_gen("glossary", "--demo", cwd=tmp_path)
+def test_plugin_command_is_added_to_gen(tmp_path: Path, example_plugin: dict[str, str]) -> None:
+    result = run_gen("glossary", "--demo", cwd=tmp_path, **example_plugin)
     assert result.returncode == 0, result.stderr
     assert "Potting Machine PM-1:" in result.stdout
 
@@ -134,3 +135,9 @@ def test_extra_page_is_a_frozen_value() -> None:
     page = ExtraPage(slug="x", title="X", html="<p>x</p>")
     with pytest.raises(AttributeError):
         page.title = "Y"  # type: ignore[misc]
+
+
+def test_the_example_plugin_stays_out_of_the_test_environment(example_plugin: dict[str, str]) -> None:
+    """Installing it for the tests leaves `gen` in this environment as it was."""
+    assert "glossary" not in run_gen("--help", cwd=ROOT).stdout.split("Commands:")[-1]
+    assert "glossary" in run_gen("--help", cwd=ROOT, **example_plugin).stdout.split("Commands:")[-1]

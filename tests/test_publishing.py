@@ -14,12 +14,14 @@ is checked in the ways that do run here:
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -27,11 +29,14 @@ from pathlib import Path
 from typing import Any
 
 import click
+import pymongo
 import pytest
 import yaml
 
 from generator.cli import cli
 from generator.config import SiteConfig
+
+from .secantus_server import available as secantus_available
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = ROOT / ".github" / "workflows"
@@ -64,7 +69,7 @@ def load_workflow(name: str) -> dict[str, Any]:
 
 def steps_using(job: dict[str, Any], action: str) -> list[dict[str, Any]]:
     """The steps of ``job`` that use ``action`` (any version)."""
-    return [s for s in job["steps"] if s.get("uses", "").split("@")[0] == action]
+    return [s for s in job.get("steps", []) if s.get("uses", "").split("@")[0] == action]
 
 
 def the_step(job: dict[str, Any], action: str) -> dict[str, Any]:
@@ -158,6 +163,8 @@ def test_zizmor_finds_no_high_severity_problem() -> None:
     high = [f for f in findings if f["determinations"]["severity"] == "High"]
 
     assert not high, "\n".join(f"{_where(f)}: {f['ident']}: {f['desc']}" for f in high)
+    # Nor any finding of lower severity that no ignore comment explains.
+    assert not findings, "\n".join(f"{_where(f)}: {f['ident']}: {f['desc']}" for f in findings)
 
 
 @pytest.mark.parametrize("path", WORKFLOW_FILES, ids=lambda p: p.name)
@@ -199,8 +206,10 @@ def test_checkouts_keep_no_credentials(path: Path) -> None:
 def test_pages_triggers(pages: dict[str, Any]) -> None:
     triggers = pages["on"]
 
-    assert set(triggers) == {"push", "schedule", "workflow_dispatch"}
+    assert set(triggers) == {"push", "schedule", "repository_dispatch", "workflow_dispatch"}
     assert triggers["push"] == {"branches": ["main"]}
+    assert triggers["repository_dispatch"] == {"types": ["fibery-changed"]}
+    assert triggers["workflow_dispatch"]["inputs"]["force"]["type"] == "boolean"
     [schedule] = triggers["schedule"]
     minute, hour, *rest = schedule["cron"].split()
     assert minute.isdigit() and int(minute) % 2 == 1, "runs at the top of the hour are late or dropped"
@@ -220,6 +229,70 @@ def test_pages_permissions_write_only_in_the_deploy_job(pages: dict[str, Any]) -
 
 def test_pages_concurrency(pages: dict[str, Any]) -> None:
     assert pages["concurrency"] == {"group": "pages", "cancel-in-progress": False}
+
+
+def test_pages_acceptance_specs_gate_pushes_not_rebuilds(pages: dict[str, Any]) -> None:
+    jobs = pages["jobs"]
+    assert jobs["acceptance"]["if"] == "github.event_name == 'push'"
+    assert jobs["build"]["needs"] == "acceptance"
+    # A failed spec stops the build; a skipped one (schedule, dispatch) does not.
+    assert jobs["build"]["if"] == (
+        "${{ !cancelled() && (needs.acceptance.result == 'success' || needs.acceptance.result == 'skipped') }}"
+    )
+    download = the_step(jobs["build"], "actions/download-artifact")
+    assert download["if"] == "needs.acceptance.result == 'success'"
+
+
+def test_pages_acceptance_specs_store_into_secantusdb(pages: dict[str, Any], tmp_path: Path) -> None:
+    """The start step, run here as the runner would: the server answers, then it is stopped."""
+    steps = {s.get("name"): s for s in pages["jobs"]["acceptance"]["steps"]}
+    assert steps["Run the acceptance specs"]["env"] == {"MONGODB_URI": "mongodb://127.0.0.1:27017"}
+    if not secantus_available():
+        pytest.skip("secantusdb has no wheel for this platform")
+    from .secantus_server import free_port
+
+    port = str(free_port())
+    script = steps["Start SecantusDB"]["run"].replace("27017", port)
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    env = {**os.environ, "RUNNER_TEMP": str(tmp_path), "PATH": path}
+    command = ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script]
+    pid_file = tmp_path / "secantus.pid"
+    try:
+        result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=90)
+        assert result.returncode == 0, result.stdout + result.stderr
+        with pymongo.MongoClient(f"mongodb://127.0.0.1:{port}", serverSelectionTimeoutMS=2000) as client:
+            assert client.admin.command("ping")["ok"] == 1
+    finally:
+        if pid_file.is_file():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid_file.read_text(encoding="utf-8")), signal.SIGTERM)
+
+
+def test_pages_deploys_only_what_changed(pages: dict[str, Any]) -> None:
+    build = pages["jobs"]["build"]
+    names = [s.get("name") for s in build["steps"]]
+    compare = next(s for s in build["steps"] if s.get("id") == "compare")
+    upload = the_step(build, "actions/upload-pages-artifact")
+    assert names.index("Build the documentation into site/docs") < names.index(compare["name"])
+    assert names.index(compare["name"]) < names.index(upload["name"])
+    assert "python -m generator.deploycheck site" in compare["run"]
+    assert compare["env"]["BASE_URL"] == "${{ steps.pages.outputs.base_url }}"
+    assert compare["env"]["FORCE"] == "${{ github.event_name == 'push' || inputs.force == true }}"
+    assert upload["if"] == "steps.compare.outputs.deploy == 'true'"
+    assert build["outputs"]["deploy"] == "${{ steps.compare.outputs.deploy }}"
+    assert pages["jobs"]["deploy"]["if"] == "needs.build.outputs.deploy == 'true'"
+
+
+@pytest.mark.parametrize(("job", "lock"), [("build", "pages.txt"), ("acceptance", "acceptance.txt")])
+def test_pages_installs_from_the_lock(pages: dict[str, Any], job: str, lock: str) -> None:
+    steps = pages["jobs"][job]["steps"]
+    install = next(s["run"] for s in steps if "pip install" in s.get("run", ""))
+    assert install.splitlines() == [
+        f"python -m pip install -r requirements/{lock}",
+        "python -m pip install --no-deps --no-build-isolation .",
+    ]
+    python = the_step(pages["jobs"][job], "actions/setup-python")
+    assert python["with"]["cache-dependency-path"] == f"requirements/{lock}"
 
 
 def test_pages_build_job(pages: dict[str, Any]) -> None:
@@ -407,6 +480,8 @@ DEMO_EXPRESSIONS = {
     "${{ vars.FIBERY_URL }}": "",
     "${{ vars.FIBERY_SPACE }}": "",
     "${{ vars.KB_DEMO }}": "true",
+    "${{ steps.pages.outputs.base_url }}": "",
+    "${{ github.event_name == 'push' || inputs.force == true }}": "false",
 }
 """What the expressions of the build job's `env:` give in a repository with only KB_DEMO set."""
 
@@ -539,15 +614,49 @@ def test_architecture_page_has_a_paragraph_per_module() -> None:
 
 
 def test_release_runs_on_version_tags_with_package_write(release: dict[str, Any]) -> None:
-    [job] = release["jobs"].values()
-
     assert release["on"] == {"push": {"tags": ["v*"]}}
     assert release["permissions"] == {"contents": "read"}
-    assert job["permissions"] == {"contents": "read", "packages": "write"}
+    assert release["jobs"]["image"]["permissions"] == {"contents": "read", "packages": "write"}
+    writers = [j for j, job in release["jobs"].items() if "write" in job.get("permissions", {}).values()]
+    assert sorted(writers) == ["image", "pypi"]
+
+
+def test_release_publishes_only_after_the_tests_and_the_version_check(release: dict[str, Any]) -> None:
+    jobs = release["jobs"]
+    assert jobs["tests"]["uses"] == "./.github/workflows/ci.yml"
+    assert "workflow_call" in load_workflow("ci.yml")["on"]
+    assert jobs["package"]["needs"] == ["tests", "version"]
+    assert jobs["image"]["needs"] == ["tests", "version"]
+    assert jobs["pypi"]["needs"] == "package"
+    build = next(s["run"] for s in jobs["package"]["steps"] if "python -m build" in s.get("run", ""))
+    assert "twine check --strict dist/*" in build
+    assert jobs["pypi"]["permissions"]["id-token"] == "write" and jobs["pypi"]["environment"]["name"] == "pypi"
+
+
+def _run_version_check(release: dict[str, Any], tag: str, repository: str) -> subprocess.CompletedProcess[str]:
+    [step] = [s for s in release["jobs"]["version"]["steps"] if "run" in s]
+    env = {**os.environ, "TAG": tag, "REPOSITORY": repository}
+    command = ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]]
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=30)
+
+
+def test_release_fails_when_the_tag_differs_from_the_package_version(release: dict[str, Any]) -> None:
+    from generator import __version__
+
+    good = _run_version_check(release, f"v{__version__}", "OWNER/fibery-kb")
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert f"Releasing fibery-kb {__version__}" in good.stdout
+    bad = _run_version_check(release, "v99.0.0", "OWNER/fibery-kb")
+    assert bad.returncode == 1
+    assert f"::error title=Tag and version differ::The tag is v99.0.0 but generator/__init__.py says {__version__}" in (
+        bad.stdout
+    )
+    elsewhere = _run_version_check(release, f"v{__version__}", "someone/else")
+    assert elsewhere.returncode == 1 and "Wrong project URLs" in elsewhere.stdout
 
 
 def test_release_uses_the_official_docker_actions(release: dict[str, Any]) -> None:
-    [job] = release["jobs"].values()
+    job = release["jobs"]["image"]
     login = the_step(job, "docker/login-action")["with"]
     meta = the_step(job, "docker/metadata-action")
     push = the_step(job, "docker/build-push-action")["with"]

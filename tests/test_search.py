@@ -1,12 +1,13 @@
 """Search: the Pagefind index is built on the staged site, covers every entity, database and
-content page (and nothing else), and a build without Pagefind still succeeds, with a warning.
-The search itself is exercised in a real browser by tests/test_browser.py."""
+content page (and nothing else), and a build without Pagefind still succeeds, with a warning; a Pagefind that fails
+fails the build. The search itself is exercised in a real browser by tests/test_browser.py."""
 
 from __future__ import annotations
 
 import json
 import logging
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -14,11 +15,13 @@ import pytest
 
 from generator import search
 from generator.build import build
+from generator.errors import RenderError
 from generator.sources import DemoSource
 
 from .conftest import ROOT, make_config
 from .test_cli import run_gen
 
+GEN_MAIN = "from generator.cli import main; main()"
 needs_pagefind = pytest.mark.skipif(
     search.pagefind_command() is None, reason="Pagefind is not installed (pip install 'pagefind[bin]')"
 )
@@ -87,15 +90,41 @@ def test_without_pagefind_the_build_warns_and_succeeds(
     assert "search index not built: Pagefind is not installed (pip install 'pagefind[bin]')" in caplog.text
 
 
-def test_a_failing_pagefind_is_a_warning(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+def test_a_failing_pagefind_fails_the_build_and_keeps_the_previous_site(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    failing = [sys.executable, "-c", "import sys; sys.exit('pagefind exploded')"]
-    monkeypatch.setattr(search, "pagefind_command", lambda: failing)
-    with caplog.at_level(logging.WARNING):
-        build(DemoSource(), make_config(), out=tmp_path / "site", root=ROOT)
-    assert "search index not built: Pagefind failed: pagefind exploded" in caplog.text
-    assert (tmp_path / "site" / "index.html").is_file()
+    """Pagefind writes half an index, then fails: nothing of it is published."""
+    out = tmp_path / "site"
+    monkeypatch.setattr(search, "pagefind_command", lambda: None)
+    build(DemoSource(), make_config(), out=out, root=ROOT)
+    before = {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    partial = (
+        "import pathlib, sys; site = pathlib.Path(sys.argv[sys.argv.index('--site') + 1]);"
+        "(site / 'pagefind').mkdir(); (site / 'pagefind' / 'pagefind.js').write_text('partial');"
+        "sys.exit('pagefind exploded')"
+    )
+    monkeypatch.setattr(search, "pagefind_command", lambda: [sys.executable, "-c", partial])
+    (tmp_path / "templates").mkdir()  # something changed: the build gets as far as the index
+    (tmp_path / "templates" / "extra.html").write_text("x")
+    with pytest.raises(RenderError, match="search index failed: Pagefind: pagefind exploded"):
+        build(DemoSource(), make_config(), out=out, root=tmp_path)
+    assert {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".site.fibery-kb-")] == []
+
+
+def test_a_failing_pagefind_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    pagefind = fake_bin / "pagefind"
+    pagefind.write_text("#!/bin/sh\necho 'Error: out of cheese' >&2\nexit 3\n")
+    pagefind.chmod(0o755)
+    code = f"import generator.search as s; s.pagefind_command = lambda: [{str(pagefind)!r}]; {GEN_MAIN}"
+    result = subprocess.run(
+        [sys.executable, "-c", code, "build", "--demo"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.strip().splitlines() == ["error: search index failed: Pagefind: Error: out of cheese"]
+    assert not (tmp_path / "site").exists()
 
 
 def test_search_can_be_turned_off(tmp_path: Path) -> None:

@@ -1,13 +1,17 @@
-"""`gen serve`: the site served on 127.0.0.1 with the right content types, rebuilt when
-templates or content change (a failed rebuild keeps the old site), the URL printed."""
+"""`gen serve`: the site served on 127.0.0.1 (or --host) with the right content types, the
+site's 404 page and no listings, rebuilt when templates or content change (a failed rebuild
+keeps the old site) and reloaded in the browser, the URL printed, Ctrl-C exit 130."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -127,3 +131,76 @@ def test_gen_serve_prints_the_url_and_serves(tmp_path: Path) -> None:
         if process.stderr:
             process.stderr.close()
     assert os.path.isdir(tmp_path / "site")
+
+
+# --------------------------------------------------------------------------- a static host's manners
+
+
+def status_of(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+@pytest.mark.parametrize("path", ["missing.html", "db/guides/missing.html", "a/b/c/d/", "db/nope/x.png"])
+def test_a_missing_page_is_the_sites_404_with_status_404_at_any_depth(server: str, path: str) -> None:
+    status, body = status_of(server + path)
+    assert status == 404
+    assert b"Page not found" in body and b'<base href="/">' in body  # styles and links work from any depth
+    assert b"Error response" not in body  # not Python's stock page
+
+
+def test_no_folder_listings(server: str, preview: Preview) -> None:
+    assert (preview.out / "assets").is_dir()
+    status, body = status_of(server + "assets/")
+    assert status == 404 and b"Directory listing" not in body and b"Page not found" in body
+
+
+def test_host_is_an_option(preview: Preview) -> None:
+    httpd = make_server(preview.out, 0, host="0.0.0.0")
+    try:
+        assert httpd.server_address[0] == "0.0.0.0"
+    finally:
+        httpd.server_close()
+
+
+def test_open_pages_reload_after_a_rebuild(preview: Preview, project: Path) -> None:
+    """Served pages carry the reload script (the built files do not); the build number it
+    polls changes when the site is rebuilt."""
+    httpd = make_server(preview.out, 0, build_number=lambda: preview.builds)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{httpd.server_address[1]}/"
+    try:
+        page = get(url + "index.html")[1]
+        assert b'<script src="/__gen_serve/reload.js" defer></script></body>' in page
+        assert b"reload.js" not in (preview.out / "index.html").read_bytes()
+        assert b"location.reload()" in get(url + "__gen_serve/reload.js")[1]
+        before = get(url + "__gen_serve/build")[1]
+        (project / "content" / "about.md").write_text("# About\n\nEdited.\n")
+        assert preview.rebuild_if_changed()
+        assert get(url + "__gen_serve/build")[1] != before
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_ctrl_c_exits_130_as_documented(tmp_path: Path) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from generator.cli import main; main()", "serve", "--demo", "--port", "0"],
+        cwd=tmp_path,
+        env=env_with(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    line = ""
+    while "Serving" not in line and time.monotonic() < deadline:
+        line = process.stdout.readline() if process.stdout else ""
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=20)
+    assert process.returncode == 130, err
+    assert "Traceback" not in err and "Stopped." in out
+    assert "| 130 | interrupted (Ctrl-C) |" in (ROOT / "docs" / "cli.md").read_text()

@@ -169,9 +169,13 @@ def test_indexes_are_created_once_and_again_without_error(mongo_db: Database, de
 
 
 def test_every_run_is_recorded_with_source_counts_and_outcome(mongo_db: Database, demo: Workspace) -> None:
-    sync(mongo_db, lambda: segments_of(demo), now=clock())
-    sync(mongo_db, lambda: segments_of(demo), now=clock())
+    # One clock for both runs: two fresh clocks would give both runs the same started_at,
+    # and a real server returns ties in any order (mongomock happened to keep insertion order).
+    now = clock()
+    sync(mongo_db, lambda: segments_of(demo), now=now)
+    sync(mongo_db, lambda: segments_of(demo), now=now)
     runs = list(mongo_db[RUNS_COLLECTION].find().sort("started_at", 1))
+    assert runs[0]["started_at"] < runs[1]["started_at"]
     assert [r["outcome"] for r in runs] == ["success", "success"]
     assert runs[0]["counts"] == {"inserted": 8, "updated": 0, "unchanged": 0, "removed": 0, "returned": 0, "failed": 0}
     assert runs[1]["counts"]["unchanged"] == 8

@@ -34,7 +34,7 @@ def test_summary_lists_the_build_figures() -> None:
 
     assert text.startswith("## fibery-kb build\n")
     for row in (
-        "| Source | Knowledge Base at https://acme.fibery.io |",
+        "| Source | Knowledge Base at https&#58;//acme&#46;fibery&#46;io |",  # shown as text, not a link
         "| Databases | 2 |",
         "| Entities | 20 |",
         "| Pages | 23 (30 files written) |",
@@ -73,7 +73,18 @@ def test_summary_shows_what_the_fetch_cache_saved() -> None:
 def test_user_text_cannot_break_the_table() -> None:
     text = render_summary(make_report(databases={"A|B <i>\nC": 1}), demo=False)
 
-    assert "| A\\|B &lt;i&gt; C | 1 |" in text
+    assert "| A&#124;B &#60;i&#62; C | 1 |" in text
+
+
+@pytest.mark.parametrize(
+    "title",
+    ["![pixel](https://evil.example/t.png)", "[click](https://evil.example)", "www.evil.example", "**bold** `x`"],
+)
+def test_titles_cannot_inject_markdown(title: str) -> None:
+    """Titles come from whoever can edit the space: no image, link or formatting in the summary."""
+    text = render_summary(make_report(databases={title: 1}, space=title), demo=False)
+    for syntax in ("![", "](", "[", "https:", "www.", "**", "`x`"):
+        assert syntax not in text, syntax
 
 
 def test_summary_is_appended_to_the_step_summary_file(tmp_path: Path) -> None:

@@ -286,7 +286,7 @@ class FiberyClient:
             data = await self._execute(session, document, "reading the schema")
         introspection = {"__schema": (data or {}).get("__schema")}
         try:
-            schema = build_client_schema(introspection)
+            schema = build_client_schema(introspection)  # type: ignore[arg-type]  # checked by graphql-core
         except (TypeError, KeyError, ValueError) as exc:
             raise FiberyError(f"Fibery sent an unusable schema: {exc}") from None
         if not database_queries(schema):
@@ -463,9 +463,8 @@ class FiberyClient:
         for sync in syncs:
             assert sync.plan is not None
             if sync.refetch:
-                await self._confirm_ends(
-                    session, {sync.plan: await self._fetch_all(session, sync.plan, progress)}, progress
-                )
+                end = await self._fetch_all(session, sync.plan, progress)
+                await self._confirm_ends(session, [(sync.plan, end)], progress)
                 continue
             self._merge(sync, cached[sync.plan.database.key])
             if progress:
@@ -487,10 +486,10 @@ class FiberyClient:
         volatile = plan.volatile_selection != "id"
         for row in sync.ids.rows:
             entity_id = str(row["id"])
-            entity = changed.get(entity_id) or previous.get(entity_id)
-            if entity is not None and entity_id not in seen:
+            found = changed.get(entity_id) or previous.get(entity_id)
+            if found is not None and entity_id not in seen:
                 seen.add(entity_id)
-                entities.append(with_volatile(plan, entity, row) if volatile else entity)
+                entities.append(with_volatile(plan, found, row) if volatile else found)
         sync.updated = sum(1 for e in entities if previous.get(e.id) != e)
         self.stats.fetched += len(changed)
         self.stats.cached += sum(1 for e in entities if e.id not in changed)

@@ -16,13 +16,12 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from ..files import write_atomically
+from ..files import temporary_file, write_atomically
 from ..model import Entity
 
 log = logging.getLogger(__name__)
@@ -35,7 +34,7 @@ _ENTITIES = TypeAdapter(list[Entity])
 def _write_lines(path: Path, entities: dict[str, list[Entity]]) -> str:
     """Write one ``key<TAB>[entities]`` line per database, atomically; return the sha256."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    handle, tmp = temporary_file(path)  # named so that the next build removes it after a kill
     digest = hashlib.sha256()
     try:
         with os.fdopen(handle, "wb") as out:

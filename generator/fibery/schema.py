@@ -113,7 +113,8 @@ class RestSchema:
             fields = {}
             for raw in type_.get("fibery/fields") or []:
                 if isinstance(raw, dict) and raw.get("fibery/name") and not raw.get("fibery/deleted?"):
-                    meta = raw.get("fibery/meta") if isinstance(raw.get("fibery/meta"), dict) else {}
+                    meta = raw.get("fibery/meta")
+                    meta = meta if isinstance(meta, dict) else {}
                     fields[str(raw["fibery/name"])] = RestField(
                         str(raw["fibery/name"]), str(raw.get("fibery/type", "")), meta
                     )

@@ -201,7 +201,7 @@ class PoliteTransport(httpx.AsyncBaseTransport):
             slot = await self._limiter.acquire()
             try:
                 response: httpx.Response | None = await self._attempt(request)
-            except (*RETRIED_ERRORS, TimeoutError) as exc:
+            except (*RETRIED_ERRORS, TimeoutError) as exc:  # type: ignore[misc]  # a tuple of exception types
                 self._stats.record(0)
                 timed_out = isinstance(exc, httpx.TimeoutException | TimeoutError)
                 if attempt >= self._retries or (timed_out and shrink_on_timeout.get()):

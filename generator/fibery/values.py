@@ -111,8 +111,7 @@ def infer_text_kinds(plan: DatabasePlan) -> None:
         fld = fplan.field
         if fplan.described or fld.kind is not FieldKind.TEXT:
             continue
-        values = [e.values.get(fld.key) for e in database.entities]
-        values = [v for v in values if isinstance(v, str) and v]
+        values = [v for e in database.entities if isinstance(v := e.values.get(fld.key), str) and v]
         if not values:
             continue
         for kind, test in (
