@@ -227,15 +227,28 @@ def load_site_config(root: Path = Path("."), path: Path | None = None) -> SiteCo
         raise ConfigError(f"--config {path}: {'not a file' if path.exists() else 'no such file'}")
     path = path or root / CONFIG_FILE
     if not path.is_file():
-        return SiteConfig()
+        return _validated({}, BASE_URL_ENV)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from exc
+    return _validated(data, str(path))
+
+
+BASE_URL_ENV = "KB_BASE_URL"
+"""Where the site is served when kb.toml does not say: the Pages workflow sets it from
+``actions/configure-pages``, so that ``404.html`` (which a host serves at any depth) links
+absolutely without the user setting ``base_url``."""
+
+
+def _validated(data: dict[str, Any], source: str) -> SiteConfig:
+    if not data.get("base_url") and os.environ.get(BASE_URL_ENV, "").strip():
+        data = {**data, "base_url": os.environ[BASE_URL_ENV].strip()}
+        source = f"{source} (with {BASE_URL_ENV})"
     try:
         return SiteConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, str(path))) from None
+        raise ConfigError(_describe(exc, source)) from None
 
 
 def _read_token_file(path: Path) -> str:

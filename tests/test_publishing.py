@@ -346,6 +346,7 @@ def test_pages_token_reaches_only_the_live_steps(pages: dict[str, Any]) -> None:
         "FIBERY_TOKEN": "${{ secrets.FIBERY_TOKEN }}",
         "FIBERY_URL": "${{ vars.FIBERY_URL }}",
         "FIBERY_SPACE": "${{ vars.FIBERY_SPACE }}",
+        "KB_BASE_URL": "${{ steps.pages.outputs.base_url }}",
     }
     for step in with_token:
         assert step["if"] in ("steps.settings.outputs.mode == 'live'", "steps.cache.outputs.cache-matched-key != ''")

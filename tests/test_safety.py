@@ -368,3 +368,21 @@ def test_external_images_can_be_downloaded(tmp_path: Path) -> None:
     copies = [d for p, d in site_files(tmp_path / "site").items() if p.startswith("assets/files/")]
     assert png in copies
     assert "external image" in result.stderr and "page.png not published" in result.stderr
+
+
+def test_the_pages_address_from_the_environment_makes_404_work_at_any_depth(tmp_path: Path, monkeypatch) -> None:
+    """GitHub Pages serves 404.html for a missing page at any depth: its links must not be
+    relative to the root. The Pages workflow passes configure-pages' address as KB_BASE_URL."""
+    from generator.config import load_site_config
+
+    monkeypatch.setenv("KB_BASE_URL", "https://org.github.io/kb")
+    assert load_site_config(tmp_path).base_url == "https://org.github.io/kb"
+    (tmp_path / "kb.toml").write_text('base_url = "https://docs.example/"\n')
+    assert load_site_config(tmp_path).base_url == "https://docs.example/"  # kb.toml wins
+    (tmp_path / "kb.toml").unlink()
+    result = run_gen("build", "--demo", "--out", "site", cwd=tmp_path, KB_BASE_URL="https://org.github.io/kb")
+    assert result.returncode == 0, result.stderr
+    page = (tmp_path / "site" / "404.html").read_text()
+    assert '<base href="https://org.github.io/kb/">' in page
+    for workflow in (ROOT / ".github/workflows/pages.yml", ROOT / "generator/init_files/pages.yml"):
+        assert workflow.read_text().count("KB_BASE_URL: ${{ steps.pages.outputs.base_url }}") == 2, workflow
