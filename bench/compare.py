@@ -54,6 +54,7 @@ sys.path.insert(0, str(HERE))
 PAGE = os.sysconf("SC_PAGE_SIZE")
 POLL = 0.02
 CHANGED = 5
+STAGES = ("fetch", "check", "plan", "render", "write", "index")
 
 
 # --------------------------------------------------------------------------- timing
@@ -170,9 +171,15 @@ class Size:
         hugo = self.work / "hugo"
         both = f"{' '.join(self.hugo)} && exec {' '.join(self.pagefind)} public"
 
-        def gen_cold(project: str) -> dict[str, float]:
+        def gen(project: str, snapshot: Path) -> dict[str, Any]:
+            figures: dict[str, Any] = timed(self.gen_build(snapshot), cwd=self.work / project)
+            info = json.loads((self.work / project / "site" / "build-info.json").read_text())
+            figures["stages"] = info.get("durations", {})  # gen's own clock; the link check is not in it
+            return figures
+
+        def gen_cold(project: str) -> dict[str, Any]:
             self.clean(f"{project}/site", f"{project}/.cache")
-            return timed(self.gen_build(self.snapshots[0]), cwd=self.work / project)
+            return gen(project, self.snapshots[0])
 
         def hugo_only() -> dict[str, float]:
             self.clean("hugo/public", "hugo/resources", "hugo-cache")
@@ -188,12 +195,12 @@ class Size:
             self.clean("hugo/public", "hugo/resources", "hugo-cache")
             return timed(["sh", "-c", both], cwd=hugo)
 
-        def handful() -> dict[str, float]:
+        def handful() -> dict[str, Any]:
             self.turn += 1
-            return timed(self.gen_build(self.snapshots[self.turn % 2]), cwd=self.work / "gen-rebuild")
+            return gen("gen-rebuild", self.snapshots[self.turn % 2])
 
-        def unchanged() -> dict[str, float]:
-            return timed(self.gen_build(self.snapshots[self.turn % 2]), cwd=self.work / "gen-rebuild")
+        def unchanged() -> dict[str, Any]:
+            return gen("gen-rebuild", self.snapshots[self.turn % 2])
 
         return [
             ("gen cold, search", lambda: gen_cold("gen-search")),
@@ -208,7 +215,7 @@ class Size:
     def run(self) -> dict[str, Any]:
         print(f"N = {self.n:,}: first build of the rebuild project …", file=sys.stderr)
         timed(self.gen_build(self.snapshots[0]), cwd=self.work / "gen-rebuild")
-        runs: dict[str, list[dict[str, float]]] = {}
+        runs: dict[str, list[dict[str, Any]]] = {}
         variants = self.variants()
         for number in range(1, self.args.rounds + 1):
             print(f"N = {self.n:,}: round {number} of {self.args.rounds} …", file=sys.stderr)
@@ -314,6 +321,15 @@ def table(result: dict[str, Any]) -> str:
         tree = statistics.median(v["tree_peak_mb"] for v in values)
         largest = statistics.median(v["largest_mb"] for v in values)
         lines.append(f"| {name} | {spread(walls)} | {cpu:.2f} s | {tree:.0f} MB ({largest:.0f} MB) |")
+    lines += ["", f"| gen's stages (build-info.json durations), median | {' | '.join(STAGES)} | the rest |"]
+    lines.append("| --- |" + " --- |" * (len(STAGES) + 1))
+    for name, values in runs.items():
+        if name.startswith("gen") and all("stages" in v for v in values):
+            cells = [statistics.median(v["stages"].get(stage, 0.0) for v in values) for stage in STAGES]
+            rest = statistics.median(v["wall"] - sum(v["stages"].values()) for v in values)
+            lines.append(f"| {name} | " + " | ".join(f"{c:.2f} s" for c in [*cells, rest]) + " |")
+    lines.append("")
+    lines.append("(the rest: start-up and imports, the link check, build-info and status pages, the swap, the cache)")
     lines += ["", "| Ratio, pair by pair | median (min–max) |", "| --- | --- |"]
     for label, values in result["ratios"].items():
         lines.append(f"| {label} | {spread(values, '×', 3)} |")
