@@ -172,9 +172,11 @@ class Size:
         both = f"{' '.join(self.hugo)} && exec {' '.join(self.pagefind)} public"
 
         def gen(project: str, snapshot: Path) -> dict[str, Any]:
+            info = self.work / project / "site" / "build-info.json"
+            before = info.stat().st_mtime_ns if info.exists() else None
             figures: dict[str, Any] = timed(self.gen_build(snapshot), cwd=self.work / project)
-            info = json.loads((self.work / project / "site" / "build-info.json").read_text())
-            figures["stages"] = info.get("durations", {})  # gen's own clock; the link check is not in it
+            if info.stat().st_mtime_ns != before:  # a no-change build leaves it as it was
+                figures["stages"] = json.loads(info.read_text()).get("durations", {})  # the link check is not in it
             return figures
 
         def gen_cold(project: str) -> dict[str, Any]:
