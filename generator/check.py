@@ -15,10 +15,11 @@ offline and give the same answer twice. Each page is parsed once.
 from __future__ import annotations
 
 import fnmatch
+import html
 import posixpath
+import re
 from collections import deque
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -27,22 +28,42 @@ DEFAULT_ALLOWED_ORPHANS = ("404.html",)
 SKIPPED_FOLDERS = ("pagefind/",)
 
 
-class _PageParser(HTMLParser):
-    """Collect a page's links and the ids (and ``<a name>``) its anchors can point at."""
+_HIDDEN = re.compile(r"<!--.*?-->|<(script|style)\b[^>]*>.*?</\1\s*>", re.DOTALL | re.IGNORECASE)
+"""What holds no links: comments, and the text of scripts and styles (their tags stay)."""
+_TAG = re.compile(r"<([a-zA-Z][^\s/>]*)((?:\s+[^\s/>=]+(?:\s*=\s*(?:\"[^\"]*\"|'[^']*'|[^\s>]+))?)*)\s*/?>")
+_WANTED = re.compile(r"(?:^|\s)(?:id|name|href|src|data-rows)\s*=", re.IGNORECASE)
+_ATTRIBUTE = re.compile(r"([^\s/>=]+)(?:\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s>]+)))?")
 
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.links: list[str] = []
-        self.ids: set[str] = set()
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        for name, value in attrs:
-            if value is None:
+@dataclass
+class _Page:
+    """A page's links and the ids (and ``<a name>``) its anchors can point at.
+
+    Found with two regular expressions over the start tags, not an HTML parser: the site's
+    pages are its own, and a parser made the check the slowest step of a build (about
+    2.5 ms a page). Attribute values are unescaped as a parser would."""
+
+    links: list[str] = field(default_factory=list)
+    ids: set[str] = field(default_factory=set)
+
+    @classmethod
+    def of(cls, text: str) -> _Page:
+        page = cls()
+        for tag in _TAG.finditer(_HIDDEN.sub(lambda m: m[0][: m[0].find(">") + 1] if m[1] else "", text)):
+            name, attributes = tag[1].lower(), tag[2]
+            if not attributes or not _WANTED.search(attributes):
                 continue
-            if name == "id" or (name == "name" and tag == "a"):
-                self.ids.add(value)
-            elif name in LINK_ATTRIBUTES and tag != "base":
-                self.links.append(value.strip())
+            for attribute in _ATTRIBUTE.finditer(attributes):
+                key = attribute[1].lower()
+                raw = next((v for v in attribute.groups()[1:] if v is not None), None)
+                if raw is None:
+                    continue
+                value = html.unescape(raw)
+                if key == "id" or (key == "name" and name == "a"):
+                    page.ids.add(value)
+                elif key in LINK_ATTRIBUTES and name != "base":
+                    page.links.append(value.strip())
+        return page
 
 
 @dataclass(frozen=True)
@@ -85,14 +106,11 @@ class _Site:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.files = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
-        self._parsed: dict[str, _PageParser] = {}
+        self._parsed: dict[str, _Page] = {}
 
-    def page(self, path: str) -> _PageParser:
+    def page(self, path: str) -> _Page:
         if path not in self._parsed:
-            parser = _PageParser()
-            parser.feed((self.root / path).read_text(encoding="utf-8", errors="replace"))
-            parser.close()
-            self._parsed[path] = parser
+            self._parsed[path] = _Page.of((self.root / path).read_text(encoding="utf-8", errors="replace"))
         return self._parsed[path]
 
     def resolve(self, page: str, path: str) -> str | None:

@@ -93,3 +93,41 @@ def test_gen_check_of_a_missing_folder_is_a_usage_error(tmp_path: Path) -> None:
 def test_default_folder_is_site(site: Path) -> None:
     result = run_gen("check", "-q", cwd=site.parent)
     assert result.returncode == 0 and result.stdout == ""
+
+
+def test_links_and_ids_are_read_as_an_html_parser_reads_them() -> None:
+    """The check scans start tags with regular expressions (an HTML parser made it the
+    slowest step of a build): on markup of every quoting style it must find what a parser does."""
+    from html.parser import HTMLParser
+
+    from generator.check import LINK_ATTRIBUTES, _Page
+
+    page = """<!doctype html><html><head><base href="x/"><link rel=stylesheet href=assets/site.css>
+    <script src="assets/theme.js"></script><script>var a = '<a href="script.html">';</script>
+    <style>a[href="style.html"] { color: red }</style></head><body>
+    <!-- <a href="comment.html"> -->
+    <a id=top name='n1' href='db/a.html?x=1&amp;y=2#part'>A</a><img src="assets/i.png" alt="<x>">
+    <table data-rows="db/rows.json"></table><h2 ID="Ünïcode &amp; more">T</h2><br/>
+    <input disabled value="a>b"><a href = "spaced.html" >s</a><div id="">e</div></body></html>"""
+
+    class Reference(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__(convert_charrefs=True)
+            self.links: list[str] = []
+            self.ids: set[str] = set()
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            for name, value in attrs:
+                if value is None:
+                    continue
+                if name == "id" or (name == "name" and tag == "a"):
+                    self.ids.add(value)
+                elif name in LINK_ATTRIBUTES and tag != "base":
+                    self.links.append(value.strip())
+
+    reference = Reference()
+    reference.feed(page)
+    reference.close()
+    found = _Page.of(page)
+    assert (found.links, found.ids) == (reference.links, reference.ids)
+    assert "script.html" not in found.links and "comment.html" not in found.links
