@@ -193,8 +193,8 @@ def site_key(
         digest.update(db.model_dump_json(exclude={"entities"}).encode())
         for entity in db.entities:
             digest.update(digests[entity.id])
-    for secret, data in sorted(workspace.files.items()):
-        digest.update(f"{secret}\0{_digest(data.encode())}\0".encode())
+    for secret, content in sorted(workspace.files.items()):
+        digest.update(f"{secret}\0{_digest(content.encode())}\0".encode())
     return digest.hexdigest()
 
 
@@ -234,8 +234,8 @@ def entity_keys(plan: Any, base: str, digests: dict[str, bytes]) -> dict[str, st
                         parts.append(f"{url}\0{links.rewrite_url(tag, attribute, url)}".encode())
                 for key in files:
                     for item in values.get(key) or []:
-                        url = links.rewrite_url("a", "href", f"/api/files/{item.get('secret', '')}")
-                        parts.append(f"{url}".encode())
+                        href = links.rewrite_url("a", "href", f"/api/files/{item.get('secret', '')}")
+                        parts.append(f"{href}".encode())
                 digest = start.copy()
                 digest.update(b"\0".join(parts))
                 keys[path] = digest.hexdigest()[:32]

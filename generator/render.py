@@ -585,11 +585,11 @@ def sort_key(fld: Field, value: Any) -> str:
     return str(value).casefold() if fld.kind not in (FieldKind.DATE, FieldKind.DATETIME) else str(value)
 
 
-def pager(paths: list[str], current: int) -> list[dict[str, Any]]:
+def pager(paths: list[str], current: int) -> list[dict[str, Any] | None]:
     """Numbered links for a table's pages: first, last and two either side of the current
     one, with gaps (``None``) between, so 100 pages are not 100 links."""
     shown = {0, len(paths) - 1, *range(current - 2, current + 3)}
-    items: list[dict[str, Any]] = []
+    items: list[dict[str, Any] | None] = []
     for index, path in enumerate(paths):
         if index in shown:
             items.append({"number": index + 1, "path": path.rsplit("/", 1)[1], "current": index == current})
@@ -833,7 +833,7 @@ class SiteRenderer:
         columns = [f for f in db.fields if f.kind in SUMMARY_KINDS][:3]
         facets = [f for f in db.fields if f.kind in FACET_KINDS]
         rows = self._table_rows(db, columns, facets)
-        context = {
+        context: dict[str, Any] = {
             "database": db,
             "columns": columns,
             "total": len(rows),
@@ -890,7 +890,7 @@ class SiteRenderer:
             fields=props,
             props=props,
             text=text,
-            text_title=db.fields[layout.article.main].title if text is not None else "",
+            text_title=db.fields[main].title if text is not None and (main := layout.article.main) is not None else "",
             toc=toc,
             extra_texts=extra_texts,
             backlinks=[backlink for backlink, _ in shown],

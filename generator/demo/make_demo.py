@@ -154,10 +154,10 @@ def sticky_trap_png() -> bytes:
     """Draw a yellow sticky trap with a counting grid and a few caught insects."""
     canvas = Canvas(240, 160, (250, 250, 246))
     canvas.rect(20, 10, 220, 150, (244, 214, 20))
-    for x in range(20, 221, 25):
-        canvas.rect(x, 10, x + 1, 150, (196, 168, 0))
-    for y in range(10, 151, 20):
-        canvas.rect(20, y, 220, y + 1, (196, 168, 0))
+    for column in range(20, 221, 25):
+        canvas.rect(column, 10, column + 1, 150, (196, 168, 0))
+    for row in range(10, 151, 20):
+        canvas.rect(20, row, 220, row + 1, (196, 168, 0))
     rand = _lcg(2026)
     for i in range(36):
         x, y = 24 + rand() * 192, 14 + rand() * 132
@@ -977,7 +977,7 @@ class Registry:
 
     def __init__(self, files: dict[str, tuple[str, bytes]]) -> None:
         self.files = files
-        self.ids: dict[tuple[str, str], tuple[str, str]] = {}
+        self.ids: dict[tuple[str | None, str], tuple[str, str]] = {}
         for key, items in CONTENT.items():
             for number, item in enumerate(items, start=1):
                 self.ids[(key, item["name"])] = (
@@ -985,7 +985,7 @@ class Registry:
                     str(number),
                 )
 
-    def entity_id(self, key: str, name: str) -> str:
+    def entity_id(self, key: str | None, name: str) -> str:
         """Return the id of the entity called ``name`` in database ``key``."""
         return self.ids[(key, name)][0]
 
