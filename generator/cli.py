@@ -26,7 +26,7 @@ from .config import SiteConfig, load_site_config
 from .errors import ConfigError, GenError
 from .logs import SECRETS, redact, setup_logging
 from .publish import apply_publish_rules, describe_publication
-from .sources import FiberySource, Source, write_snapshot
+from .sources import BUILTIN_SOURCES, FiberySource, Source, write_snapshot
 from .summary import write_job_summary
 
 log = logging.getLogger("generator")
@@ -120,7 +120,7 @@ def make_source(
         "rich_text_formats": rich_text_formats,
     }
     options.update({key: value for key, value in given.items() if value is not None})
-    return plugins.make_source(config, name, options)
+    return plugins.make_source(config, name, options, BUILTIN_SOURCES)
 
 
 @contextmanager

@@ -153,7 +153,7 @@ def clean_html(html: str) -> str:
 def link_urls(clean: str) -> tuple[tuple[str, str, str, int, int], ...]:
     """(tag, attribute, URL, start, end) of every link of cleaned HTML, ``clean[start:end]``
     being the whole attribute (`` href="…"``): the URLs the render cache hashes
-    (``cache.entity_keys``) and ``rewrite_links`` rewrites. Remembered, and found during the
+    (``keys.entity_keys``) and ``rewrite_links`` rewrites. Remembered, and found during the
     fetch like the cleaning (``warm``)."""
     return tuple((m[1], m[3], html_lib.unescape(m[4]), m.start(3) - 1, m.end()) for m in _TAG_URL.finditer(clean))
 

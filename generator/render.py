@@ -713,7 +713,7 @@ class SiteRenderer:
         ``keep`` is asked in page order, so the new site's files are made in the same order
         whether or not pages were carried over: Pagefind indexes files in the order a folder
         lists them, which some file systems (tmpfs) take from the order they were made.
-        An entity page may depend only on what ``cache.entity_keys`` hashes: add any other
+        An entity page may depend only on what ``keys.entity_keys`` hashes: add any other
         input there."""
         plan = self.plan
         for name in self.STATIC_FILES:
