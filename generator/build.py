@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import plugins
+from . import plugins, search
 from .cache import BuildCache, RenderState
 from .config import SiteConfig, template_dirs
 from .errors import RenderError
@@ -128,7 +128,8 @@ def _build(
     renderers = renderers or plugins.field_renderers(config)
     extra = plugins.extra_pages(workspace, config)
     dirs = template_dirs(config, root)
-    base = global_key(config, dirs, renderers)
+    # Looked up on the module at each build, as before: tests stand in for Pagefind there.
+    base = global_key(config, dirs, renderers, pagefind=bool(config.search and search.pagefind_command()))
     digests = entity_digests(workspace)
     key = site_key(base, workspace, digests, root / config.content_dir, extra)
     previous = cache.render_state(out) if cache else None

@@ -41,10 +41,9 @@ def _files_under(folder: Path) -> Iterable[tuple[str, bytes]]:
             yield path.relative_to(folder).as_posix(), path.read_bytes()
 
 
-def global_key(config: SiteConfig, dirs: list[str], renderers: FieldRenderers) -> str:
-    """What every page depends on besides the workspace: code, templates, settings."""
-    from .search import pagefind_command
-
+def global_key(config: SiteConfig, dirs: list[str], renderers: FieldRenderers, *, pagefind: bool) -> str:
+    """What every page depends on besides the workspace: code, templates, settings, and
+    ``pagefind``: whether the search index will be made (the pages link to it then)."""
     digest = hashlib.sha256(f"{RENDER_CACHE_VERSION}\0{__version__}\0".encode())
     for name, data in _files_under(Path(__file__).parent):
         if name.endswith(".py") and "/" not in name:
@@ -56,7 +55,7 @@ def global_key(config: SiteConfig, dirs: list[str], renderers: FieldRenderers) -
     functions = [*sorted(renderers.by_kind.items()), *sorted(renderers.by_field.items())]
     for key, function in functions:
         digest.update(f"{key}={function.__module__}.{function.__qualname__}\0".encode())
-    digest.update(b"pagefind" if config.search and pagefind_command() else b"-")
+    digest.update(b"pagefind" if pagefind else b"-")
     return digest.hexdigest()
 
 
