@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING, Any
 from . import __version__
 from .cache import RENDER_CACHE_VERSION
 from .config import SiteConfig
-from .fields import FieldRenderers, clean_html, link_urls, rich_text_html
+from .fields import FieldRenderers
 from .model import FieldKind, Workspace
+from .text import clean_html, link_urls, rich_text_html
 
 if TYPE_CHECKING:
     from .render import SitePlan

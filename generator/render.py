@@ -47,24 +47,20 @@ from .errors import RenderError
 from .fields import (
     EMPTY,
     KIND_LABELS,
-    MENTION_URL,
     FieldRenderers,
     Renderer,
-    clean_html,
-    description,
     format_date,
     format_datetime,
     is_safe_url,
     render_badge,
     render_rich_text,
-    rich_text_description,
-    rich_text_html,
     state_renderer,
     wrap_url,
 )
 from .files import FilePolicy, extension_for, sniff_type
 from .model import Database, Entity, Field, FieldKind, Workspace, referenced_files
 from .naming import SlugAllocator, fibery_web_path, name_key, url_segment
+from .text import MENTION_URL, clean_html, description, rich_text_description, rich_text_html
 
 if TYPE_CHECKING:
     from .plugins import ExtraPage

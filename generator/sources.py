@@ -19,9 +19,9 @@ from pydantic import ValidationError
 from .config import Connection, SiteConfig
 from .errors import ConfigError, SnapshotError
 from .fibery import PAGE_FORMATS, FetchCache, FiberyClient, ProgressCallback, RequestStats, Selector
-from .fields import warm
 from .files import FilePolicy
 from .model import SNAPSHOT_VERSION, Workspace
+from .text import warm
 
 if TYPE_CHECKING:
     from .cache import BuildCache
