@@ -16,22 +16,23 @@ from __future__ import annotations
 import gc
 import json
 import logging
-import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import plugins
-from .cache import BuildCache, RenderState, entity_digests, entity_keys, global_key, site_key
+from . import plugins, search
+from .cache import BuildCache, RenderState
 from .config import SiteConfig, template_dirs
 from .errors import RenderError
 from .fields import FieldRenderers
+from .keys import entity_digests, entity_keys, global_key, site_key
 from .logs import add_file_secret
 from .model import FieldKind, Workspace
 from .naming import display_name
 from .publish import apply_publish_rules
+from .report import BuildReport, Clock
 from .search import index_site
 from .sources import Source
 from .status import STATUS_PAGE, status_page
@@ -45,61 +46,7 @@ log = logging.getLogger(__name__)
 BUILD_INFO = SITE_MARKER
 
 
-@dataclass
-class BuildReport:
-    """What a build did: shown at the end, written to ``build-info.json``."""
-
-    fibery_url: str
-    space: str
-    databases: dict[str, int] = field(default_factory=dict)
-    pages: int = 0
-    files: int = 0
-    rendered: int = 0
-    """Pages rendered by this build (the others were unchanged)."""
-    written: int = 0
-    """Files written by this build (0 when nothing changed)."""
-    deleted: int = 0
-    requests: int = 0
-    retries: int = 0
-    fetched: int = 0
-    """Entities read from Fibery with all their fields (the rest came from the fetch cache)."""
-    unpublished_links: int = 0
-    durations: dict[str, float] = field(default_factory=dict)
-    content_hash: str = ""
-    built_at: str = ""
-
-    @property
-    def entities(self) -> int:
-        return sum(self.databases.values())
-
-    def summary(self) -> str:
-        """One line for the terminal."""
-        seconds = sum(self.durations.values())
-        return (
-            f"{len(self.databases)} databases, {self.entities} entities, {self.pages} pages, "
-            f"{self.requests} requests in {seconds:.1f} s; {self.written} files written"
-        )
-
-
 PageCallback = Callable[[int], None]
-
-
-class _Clock:
-    """Time the stages of a build."""
-
-    def __init__(self) -> None:
-        self._seconds: dict[str, float] = {}
-        self._last = time.perf_counter()
-
-    def lap(self, stage: str) -> None:
-        """Add the time since the last lap to ``stage`` (stages may recur, page after page)."""
-        now = time.perf_counter()
-        self._seconds[stage] = self._seconds.get(stage, 0.0) + now - self._last
-        self._last = now
-
-    @property
-    def durations(self) -> dict[str, float]:
-        return {stage: round(seconds, 3) for stage, seconds in self._seconds.items()}
 
 
 def build(
@@ -122,7 +69,7 @@ def build(
     check_output(out, project=root, inputs=inputs, force=force)
     with OutputLock(out):
         recover_output(out)
-        clock = _Clock()
+        clock = Clock()
         workspace = clean_names(apply_publish_rules(source.load(), config).in_stable_order())
         if config.external_images == "download":
             from .external_images import download_external_images
@@ -170,7 +117,7 @@ def _build(
     renderers: FieldRenderers | None,
     on_page: PageCallback | None,
     cache: BuildCache | None,
-    clock: _Clock,
+    clock: Clock,
 ) -> BuildReport:
     report = BuildReport(fibery_url=workspace.fibery_url, space=workspace.space)
     report.databases = {db.title: len(db.entities) for db in workspace.databases}
@@ -181,7 +128,8 @@ def _build(
     renderers = renderers or plugins.field_renderers(config)
     extra = plugins.extra_pages(workspace, config)
     dirs = template_dirs(config, root)
-    base = global_key(config, dirs, renderers)
+    # Looked up on the module at each build, as before: tests stand in for Pagefind there.
+    base = global_key(config, dirs, renderers, pagefind=bool(config.search and search.pagefind_command()))
     digests = entity_digests(workspace)
     key = site_key(base, workspace, digests, root / config.content_dir, extra)
     previous = cache.render_state(out) if cache else None
@@ -271,7 +219,7 @@ def _carrier(
 
 
 def _build_meta(
-    writer: SiteWriter, renderer: SiteRenderer, report: BuildReport, clock: _Clock, previous_hash: str | None
+    writer: SiteWriter, renderer: SiteRenderer, report: BuildReport, clock: Clock, previous_hash: str | None
 ) -> None:
     """Write ``status.html`` and ``build-info.json``, or keep both when the content is the
     same as the previous build's (they hold the time: rewriting them would change the site)."""
@@ -296,7 +244,7 @@ def _old_hash(out: Path) -> str | None:
         return None
 
 
-def _unchanged(report: BuildReport, previous: RenderState, clock: _Clock) -> BuildReport:
+def _unchanged(report: BuildReport, previous: RenderState, clock: Clock) -> BuildReport:
     """The report of a build that found the site up to date: nothing rendered or written."""
     report.pages, report.files = previous.pages, len(previous.files)
     report.content_hash, report.unpublished_links = previous.content_hash, previous.unpublished_links

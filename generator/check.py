@@ -144,8 +144,8 @@ def check_site(site: Path, *, start: str = "index.html", allow_orphans: tuple[st
                 queue.append(target)
     allowed = (*DEFAULT_ALLOWED_ORPHANS, *allow_orphans)
     for path in sorted(root.files - reached):
-        page = path.endswith(".html") and not path.startswith(SKIPPED_FOLDERS)
-        if page and not any(fnmatch.fnmatchcase(path, pattern) for pattern in allowed):
+        is_page = path.endswith(".html") and not path.startswith(SKIPPED_FOLDERS)
+        if is_page and not any(fnmatch.fnmatchcase(path, pattern) for pattern in allowed):
             report.problems.append(Problem("unreachable", path))
     return report
 

@@ -25,8 +25,8 @@ from .cache import BuildCache
 from .config import SiteConfig, load_site_config
 from .errors import ConfigError, GenError
 from .logs import SECRETS, redact, setup_logging
-from .publish import apply_publish_rules, describe_publication
-from .sources import FiberySource, Source, write_snapshot
+from .publish import apply_publish_rules, describe_publication, select_databases
+from .sources import BUILTIN_SOURCES, FiberySource, Source, write_snapshot
 from .summary import write_job_summary
 
 log = logging.getLogger("generator")
@@ -111,7 +111,12 @@ def make_source(
     if demo and snapshot:
         raise ConfigError("--demo and --snapshot cannot be used together")
     name = "demo" if demo else "snapshot" if snapshot else config.source
-    options: dict[str, Any] = {**config.plugins.get(name, {}), "progress": progress, "cache": cache}
+    options: dict[str, Any] = {
+        **config.plugins.get(name, {}),
+        "progress": progress,
+        "cache": cache,
+        "select": lambda databases: select_databases(databases, config),
+    }
     given = {
         "fibery_url": fibery_url,
         "space": space,
@@ -120,7 +125,7 @@ def make_source(
         "rich_text_formats": rich_text_formats,
     }
     options.update({key: value for key, value in given.items() if value is not None})
-    return plugins.make_source(config, name, options)
+    return plugins.make_source(config, name, options, BUILTIN_SOURCES)
 
 
 @contextmanager

@@ -288,9 +288,11 @@ def load_connection(
         options = ", ".join(option for _, option in missing)
         raise ConfigError(f"{names} are not set: set the environment variables or use {options}")
     try:
-        return Connection(fibery_url=url, space=space_name, token=token)
+        # Validated from a dict: every value is set by now (``missing`` is empty), which the
+        # type checker cannot see through the loop above.
+        return Connection.model_validate({"fibery_url": url, "space": space_name, "token": token})
     except ValidationError as exc:
-        names = {"fibery_url": "FIBERY_URL", "space": "FIBERY_SPACE", "token": "FIBERY_TOKEN"}
+        variables = {"fibery_url": "FIBERY_URL", "space": "FIBERY_SPACE", "token": "FIBERY_TOKEN"}
         first = exc.errors()[0]
-        name = names.get(str(first["loc"][0]), str(first["loc"][0]))
+        name = variables.get(str(first["loc"][0]), str(first["loc"][0]))
         raise ConfigError(f"{name}: {first['msg'].removeprefix('Value error, ')}") from None

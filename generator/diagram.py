@@ -78,6 +78,10 @@ def _svg(nodes: list[Node], edges: list[tuple[str, str]], prefix: str, tall: boo
         f'<defs><marker id="{marker}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
         'orient="auto-start-reverse"><path class="arrow" d="M0 0L10 5L0 10z"/></marker></defs>',
     ]
+    x1: float
+    y1: float
+    x2: float
+    y2: float
     for a, b in edges:
         (ax, ay), (bx, by) = where[a], where[b]
         if tall:

@@ -19,9 +19,9 @@ import httpx
 
 from .config import SiteConfig
 from .content_urls import download_key, is_external, is_relative
-from .fields import clean_html, link_urls, rich_text_html
 from .files import FileCache, FilePolicy
 from .model import FieldKind, Workspace
+from .text import clean_html, link_urls, rich_text_html
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ from operator import itemgetter
 from xml.sax.saxutils import escape as xml_escape
 from xml.sax.saxutils import quoteattr
 
-from .fields import clean_html, rich_text_description, rich_text_html
 from .model import Database, Entity, FieldKind, Workspace
+from .text import clean_html, rich_text_description, rich_text_html
 
 FEED_PATH = "feed.xml"
 FEED_SIZE = 20

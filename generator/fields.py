@@ -2,7 +2,8 @@
 
 This is the seam for custom renderers: ``RENDERERS[kind]`` is looked up for every value, so a
 plugin can replace or add one without touching the templates. A renderer returns ``Markup``
-and must escape everything it takes from Fibery; rich text goes through ``sanitize_html``.
+and must escape everything it takes from Fibery; rich text goes through ``sanitize_html``
+(cleaned by ``text.py``, its links rewritten here for the page).
 """
 
 from __future__ import annotations
@@ -10,27 +11,19 @@ from __future__ import annotations
 import functools
 import html as html_lib
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol
 
-import nh3
 from markupsafe import Markup, escape
 
 from .content_urls import AsLink
-from .model import Entity, Field, FieldKind
+from .model import Field, FieldKind
 from .naming import name_key
+from .text import SAFE_SCHEMES, clean_html, link_urls, rich_text_html
+from .text import plain_text as plain_text  # where plugins have imported it from (a re-export)
 
-SAFE_SCHEMES = frozenset({"http", "https", "mailto"})
-RICH_TEXT_TAGS = (nh3.ALLOWED_TAGS - {"area", "map"}) | {"figure", "figcaption"}
-RICH_TEXT_ATTRIBUTES = {
-    **{tag: set(attrs) for tag, attrs in nh3.ALLOWED_ATTRIBUTES.items()},
-    "a": {"href", "title"},
-    "img": {"src", "alt", "title", "width", "height"},
-    "td": {"colspan", "rowspan", "align"},
-    "th": {"colspan", "rowspan", "align", "scope"},
-}
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
@@ -113,51 +106,6 @@ def link(url: str, text: str | None = None) -> Markup:
     return Markup(f'<a href="{escape(url.strip())}" rel="noopener noreferrer">{shown}</a>')
 
 
-# One cleaner for every page (building one per call costs more than the cleaning itself).
-_CLEANER = nh3.Cleaner(
-    tags=RICH_TEXT_TAGS,
-    attributes=RICH_TEXT_ATTRIBUTES,
-    url_schemes=set(SAFE_SCHEMES),
-    link_rel="noopener noreferrer",
-)
-# The URL of a start tag with links, as nh3 writes them: every attribute ``name="value"``, the
-# value's quotes escaped, and ``<`` escaped in text, so a match is always a real tag's (``a``
-# allows one URL attribute, ``href``; ``img`` one, ``src``).
-_TAG_URL = re.compile(r'<(a|img)((?: [^\s"=/>]+="[^"]*")*?) (href|src)="([^"]*)"')
-
-
-MENTION_URL = "#fibery-entity="
-"""The placeholder link of a mention, which ``Links.rewrite_url`` always replaces (with the
-entity's page when it is published; otherwise the link goes and its title stays)."""
-# Fibery's mention of an entity in Markdown: [[Space/Db: Title#^{database uuid}/{entity uuid}]].
-_MENTION = re.compile(r"\[\[([^\[\]<>:]{1,300}): ([^\[\]<>]{0,500}?)#\^([0-9a-fA-F-]{36})/([0-9a-fA-F-]{36})\]\]")
-
-
-def _mention_links(clean: str) -> str:
-    """Turn mentions into links to the entity (their text is nh3's, already escaped)."""
-    if "[[" not in clean:
-        return clean
-    return _MENTION.sub(lambda m: f'<a href="{MENTION_URL}{m[4].lower()}">{m[2] or m[1]}</a>', clean)
-
-
-@functools.lru_cache(maxsize=1 << 17)
-def clean_html(html: str) -> str:
-    """Clean untrusted rich-text HTML with nh3: no scripts, styles, frames or event handlers,
-    only http(s)/mailto absolute links; Fibery's mentions become links. Remembered: a text is
-    cleaned once per build, however many pages show it, and the Fibery source cleans each
-    text as it arrives (``warm``)."""
-    return _mention_links(_CLEANER.clean(html))
-
-
-@functools.lru_cache(maxsize=1 << 17)
-def link_urls(clean: str) -> tuple[tuple[str, str, str, int, int], ...]:
-    """(tag, attribute, URL, start, end) of every link of cleaned HTML, ``clean[start:end]``
-    being the whole attribute (`` href="…"``): the URLs the render cache hashes
-    (``cache.entity_keys``) and ``rewrite_links`` rewrites. Remembered, and found during the
-    fetch like the cleaning (``warm``)."""
-    return tuple((m[1], m[3], html_lib.unescape(m[4]), m.start(3) - 1, m.end()) for m in _TAG_URL.finditer(clean))
-
-
 @functools.lru_cache(maxsize=1 << 14)
 def _attribute(name: str, url: str) -> str:
     """`` href="…"``: a rewritten URL as an attribute (a site's pages share most of them)."""
@@ -202,63 +150,6 @@ def sanitize_html(html: str, links: Links | None = None) -> Markup:
     """Cleaned HTML (``clean_html``), its links rewritten for the page when ``links`` is given."""
     clean = clean_html(html)
     return Markup(clean if links is None else rewrite_links(clean, links))
-
-
-DESCRIPTION_LENGTH = 200
-_TAG = re.compile(r"<[^>]+>")
-
-
-def description(html: str) -> str:
-    """A page's summary for search engines and social cards: its text, cut at a word."""
-    head = html[: 4 * DESCRIPTION_LENGTH]
-    if len(head) < len(html):  # a long text: its start is enough (unless mostly markup)
-        text = " ".join(html_lib.unescape(_TAG.sub(" ", head[: head.rfind("<")])).split())
-        if len(text) > DESCRIPTION_LENGTH + 20:
-            return text[:DESCRIPTION_LENGTH].rsplit(" ", 1)[0].rstrip(",.;:") + "…"
-    text = " ".join(html_lib.unescape(_TAG.sub(" ", html)).split())
-    if len(text) <= DESCRIPTION_LENGTH:
-        return text
-    return text[:DESCRIPTION_LENGTH].rsplit(" ", 1)[0].rstrip(",.;:") + "…"
-
-
-@functools.lru_cache(maxsize=1 << 17)
-def rich_text_description(clean: str) -> str:
-    """``description`` of cleaned rich text, remembered, and worked out during the fetch
-    (``warm``): the page of an entity whose first rich text is rendered by the built-in
-    renderer is described by it (its links rewritten or not, the text is the same)."""
-    return description(clean)
-
-
-def warm(fields: Iterable[Field], entities: Iterable[Entity]) -> None:
-    """Clean the entities' rich text and find its links now, so that planning and rendering
-    find both done: the Fibery source calls this for each page of entities while it waits
-    for its next request slot."""
-    texts = [f.key for f in fields if f.kind is FieldKind.RICH_TEXT]
-    for entity in entities if texts else ():
-        for key in texts:
-            value = entity.values.get(key)
-            if value:
-                clean = clean_html(rich_text_html(value))
-                link_urls(clean)
-                rich_text_description(clean)
-
-
-def rich_text_html(value: dict[str, Any]) -> str:
-    """The HTML of a rich-text value, from Markdown when Fibery gave only Markdown."""
-    html = value.get("html") or ""
-    if not html and value.get("md"):
-        import markdown  # rarely needed: Fibery sends the HTML
-
-        html = markdown.markdown(value["md"], extensions=["tables", "sane_lists"])
-    return html
-
-
-def plain_text(value: dict[str, Any] | None) -> str:
-    """Rich text as plain text (tags removed, whitespace collapsed)."""
-    if not value:
-        return ""
-    text = html_lib.unescape(nh3.clean(rich_text_html(value), tags=set()))
-    return re.sub(r"\s+", " ", text).strip()
 
 
 # --------------------------------------------------------------------------- renderers

@@ -27,15 +27,12 @@ import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import httpx
 
 from .config import DEFAULT_FILE_TYPES, DEFAULT_MAX_FILE_SIZE, SiteConfig
 from .logs import add_file_secret
-
-if TYPE_CHECKING:
-    from .cache import BuildCache
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +142,17 @@ def format_size(size: int) -> str:
     return f"{size} bytes"
 
 
+class CacheHome(Protocol):
+    """What the file policy reads of the build's caches (``cache.BuildCache``): named by
+    its shape, so that this module, which the cache itself uses, need not import it."""
+
+    @property
+    def files(self) -> Path: ...
+
+    @property
+    def read(self) -> bool: ...
+
+
 @dataclass(frozen=True)
 class FilePolicy:
     """Which files may be published, and where downloads are cached (None: no cache).
@@ -158,7 +166,7 @@ class FilePolicy:
     read_cache: bool = True
 
     @classmethod
-    def from_config(cls, config: SiteConfig, cache: BuildCache | None = None) -> FilePolicy:
+    def from_config(cls, config: SiteConfig, cache: CacheHome | None = None) -> FilePolicy:
         """The policy of ``kb.toml``; with the build's ``cache``, downloads are cached in its
         ``files/`` (under ``cache_dir``) and read from it unless the build is ``--full``."""
         return cls(

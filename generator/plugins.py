@@ -170,11 +170,12 @@ def extra_pages(workspace: Workspace, config: SiteConfig) -> list[ExtraPage]:
     return pages
 
 
-def make_source(config: SiteConfig, name: str, options: Mapping[str, Any]) -> Any:
+def make_source(
+    config: SiteConfig, name: str, options: Mapping[str, Any], builtins: Mapping[str, SourceFactory]
+) -> Any:
     """Build the source called ``name`` (built-in or plugin) through its entry point. From a
-    source checkout without installed metadata, the built-ins are still found directly."""
-    from .sources import BUILTIN_SOURCES as builtins
-
+    source checkout without installed metadata, the built-ins (``sources.BUILTIN_SOURCES``,
+    handed in by the caller: the sources come after the plugin loader) are still found directly."""
     registered = any(e.name == name for e in entry_points(group=SOURCES))
     factory = builtins[name] if name in builtins and not registered else load(SOURCES, name)
     return call(SOURCES, name, factory, config, options)

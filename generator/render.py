@@ -47,24 +47,20 @@ from .errors import RenderError
 from .fields import (
     EMPTY,
     KIND_LABELS,
-    MENTION_URL,
     FieldRenderers,
     Renderer,
-    clean_html,
-    description,
     format_date,
     format_datetime,
     is_safe_url,
     render_badge,
     render_rich_text,
-    rich_text_description,
-    rich_text_html,
     state_renderer,
     wrap_url,
 )
 from .files import FilePolicy, extension_for, sniff_type
 from .model import Database, Entity, Field, FieldKind, Workspace, referenced_files
 from .naming import SlugAllocator, fibery_web_path, name_key, url_segment
+from .text import MENTION_URL, clean_html, description, rich_text_description, rich_text_html
 
 if TYPE_CHECKING:
     from .plugins import ExtraPage
@@ -585,11 +581,11 @@ def sort_key(fld: Field, value: Any) -> str:
     return str(value).casefold() if fld.kind not in (FieldKind.DATE, FieldKind.DATETIME) else str(value)
 
 
-def pager(paths: list[str], current: int) -> list[dict[str, Any]]:
+def pager(paths: list[str], current: int) -> list[dict[str, Any] | None]:
     """Numbered links for a table's pages: first, last and two either side of the current
     one, with gaps (``None``) between, so 100 pages are not 100 links."""
     shown = {0, len(paths) - 1, *range(current - 2, current + 3)}
-    items: list[dict[str, Any]] = []
+    items: list[dict[str, Any] | None] = []
     for index, path in enumerate(paths):
         if index in shown:
             items.append({"number": index + 1, "path": path.rsplit("/", 1)[1], "current": index == current})
@@ -713,7 +709,7 @@ class SiteRenderer:
         ``keep`` is asked in page order, so the new site's files are made in the same order
         whether or not pages were carried over: Pagefind indexes files in the order a folder
         lists them, which some file systems (tmpfs) take from the order they were made.
-        An entity page may depend only on what ``cache.entity_keys`` hashes: add any other
+        An entity page may depend only on what ``keys.entity_keys`` hashes: add any other
         input there."""
         plan = self.plan
         for name in self.STATIC_FILES:
@@ -833,7 +829,7 @@ class SiteRenderer:
         columns = [f for f in db.fields if f.kind in SUMMARY_KINDS][:3]
         facets = [f for f in db.fields if f.kind in FACET_KINDS]
         rows = self._table_rows(db, columns, facets)
-        context = {
+        context: dict[str, Any] = {
             "database": db,
             "columns": columns,
             "total": len(rows),
@@ -890,7 +886,7 @@ class SiteRenderer:
             fields=props,
             props=props,
             text=text,
-            text_title=db.fields[layout.article.main].title if text is not None else "",
+            text_title=db.fields[main].title if text is not None and (main := layout.article.main) is not None else "",
             toc=toc,
             extra_texts=extra_texts,
             backlinks=[backlink for backlink, _ in shown],

@@ -27,10 +27,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from .fields import plain_text
 from .model import Database, Entity, Field, FieldKind, Workspace
 from .naming import name_key
 from .publish import find_database
+from .text import plain_text
 
 log = logging.getLogger(__name__)
 

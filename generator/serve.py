@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from .build import build
 from .config import SiteConfig
@@ -73,7 +73,9 @@ class SiteHandler(http.server.SimpleHTTPRequestHandler):
     ``404.html`` (status 404) for anything missing, never a folder listing. ``build_number``
     (a preview's) turns on live reload."""
 
-    extensions_map: ClassVar[dict[str, str]] = {**http.server.SimpleHTTPRequestHandler.extensions_map, **CONTENT_TYPES}
+    # Not a ClassVar: typeshed declares extensions_map an instance variable (http.server sets
+    # it on the class, as this does), and mypy refuses a ClassVar overriding one.
+    extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map, **CONTENT_TYPES}  # noqa: RUF012
 
     def __init__(self, *args: Any, build_number: Callable[[], int] | None = None, **kwargs: Any) -> None:
         self.build_number = build_number
@@ -247,8 +249,10 @@ def serve(preview: Preview, *, port: int = DEFAULT_PORT, host: str = HOST) -> No
     stop = threading.Event()
     watcher = threading.Thread(target=preview.watch, args=(stop,), name="watch", daemon=True)
     watcher.start()
-    host, actual_port = server.server_address[:2]
-    preview.announce(f"Serving {preview.out}/ at http://{host}:{actual_port}/ (rebuilds on changes; Ctrl+C to stop)")
+    bound_host, actual_port = str(server.server_address[0]), server.server_address[1]
+    preview.announce(
+        f"Serving {preview.out}/ at http://{bound_host}:{actual_port}/ (rebuilds on changes; Ctrl+C to stop)"
+    )
     try:
         server.serve_forever()
     finally:

@@ -19,9 +19,9 @@ from pydantic import ValidationError
 from .config import Connection, SiteConfig
 from .errors import ConfigError, SnapshotError
 from .fibery import PAGE_FORMATS, FetchCache, FiberyClient, ProgressCallback, RequestStats, Selector
-from .fields import warm
 from .files import FilePolicy
 from .model import SNAPSHOT_VERSION, Workspace
+from .text import warm
 
 if TYPE_CHECKING:
     from .cache import BuildCache
@@ -145,7 +145,8 @@ def write_snapshot(workspace: Workspace, path: Path) -> None:
 # Registered as the ``fibery_kb.sources`` entry points ``fibery``, ``snapshot`` and ``demo``
 # (pyproject.toml), exactly like a plugin's. ``options`` are kb.toml's ``[plugins.<name>]``
 # merged with the command-line values (``fibery_url``, ``space``, ``token_file``, ``path``,
-# ``progress``, ``cache``).
+# ``progress``, ``cache``, and ``select``: the publish rules' choice of databases, which the
+# command hands in so that a live source fetches the entities of published databases only).
 
 
 def fibery_source(config: SiteConfig, options: Mapping[str, Any]) -> FiberySource:
@@ -153,7 +154,6 @@ def fibery_source(config: SiteConfig, options: Mapping[str, Any]) -> FiberySourc
     the log filter redacts; the fetch cache is used when the build has one."""
     from .config import load_connection
     from .logs import SECRETS
-    from .publish import select_databases
 
     connection = load_connection(
         fibery_url=options.get("fibery_url"), space=options.get("space"), token_file=options.get("token_file")
@@ -164,7 +164,7 @@ def fibery_source(config: SiteConfig, options: Mapping[str, Any]) -> FiberySourc
         config,
         build_cache=options.get("cache"),
         formats=tuple(options.get("rich_text_formats") or PAGE_FORMATS),
-        select=lambda dbs: select_databases(dbs, config),
+        select=options.get("select") or (lambda dbs: dbs),
         progress=options.get("progress"),
     )
 

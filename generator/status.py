@@ -14,8 +14,8 @@ from pydantic import BaseModel
 from pydantic import Field as PydanticField
 
 if TYPE_CHECKING:
-    from .build import BuildReport
     from .render import SiteRenderer
+    from .report import BuildReport
 
 STATUS_PAGE = "status.html"
 

@@ -139,7 +139,9 @@ def connect(settings: StoreSettings) -> MongoClient:
     """
     try:
         given = uri_options(settings.uri)
-        timeouts = {name: value for name, value in DEFAULT_TIMEOUTS.items() if name.lower() not in given}
+        timeouts: dict[str, Any] = {
+            name: value for name, value in DEFAULT_TIMEOUTS.items() if name.lower() not in given
+        }
         with warnings.catch_warnings():
             # pymongo only warns about an unknown URI option: a typo must not pass silently
             # (nor print a multi-line warning), so it fails like any other bad URI.
@@ -230,8 +232,8 @@ class Change:
     id: str
     public_id: str
     name: str
-    changed: tuple[str, ...] = ()
-    operation: UpdateOne | None = None
+    changed: tuple[str, ...]
+    operation: UpdateOne
 
     def describe(self) -> str:
         """One line for ``--dry-run`` and the log."""

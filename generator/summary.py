@@ -13,7 +13,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from .build import BuildReport
+from .report import BuildReport
 
 log = logging.getLogger(__name__)
 

@@ -178,7 +178,7 @@ class SiteWriter:
             Path(target).unlink(missing_ok=True)
             return False
         known = self._previous.get(relative)
-        digest = known[0] if known and known[1:] == (info.st_size, info.st_mtime_ns) else _hash_file(target)
+        digest = known[0] if known and known[1:] == (info.st_size, info.st_mtime_ns) else _hash_file(Path(target))
         self.records[relative] = (digest, info.st_size, info.st_mtime_ns)
         return True
 

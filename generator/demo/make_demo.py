@@ -83,15 +83,11 @@ def md(text: str) -> str:
 class Canvas:
     """A tiny RGB raster with just enough drawing to make illustrative PNGs."""
 
-    def __init__(
-        self, width: int, height: int, background: tuple[int, int, int]
-    ) -> None:
+    def __init__(self, width: int, height: int, background: tuple[int, int, int]) -> None:
         self.width, self.height = width, height
         self.pixels = bytearray(bytes(background) * (width * height))
 
-    def rect(
-        self, x0: int, y0: int, x1: int, y1: int, colour: tuple[int, int, int]
-    ) -> None:
+    def rect(self, x0: int, y0: int, x1: int, y1: int, colour: tuple[int, int, int]) -> None:
         """Fill the rectangle [x0, x1) x [y0, y1), clipped to the canvas."""
         x0, x1 = max(x0, 0), min(x1, self.width)
         row = bytes(colour) * max(x1 - x0, 0)
@@ -99,9 +95,7 @@ class Canvas:
             start = (y * self.width + x0) * 3
             self.pixels[start : start + len(row)] = row
 
-    def disc(
-        self, cx: float, cy: float, r: float, colour: tuple[int, int, int]
-    ) -> None:
+    def disc(self, cx: float, cy: float, r: float, colour: tuple[int, int, int]) -> None:
         """Fill a disc centred on (cx, cy)."""
         for y in range(int(cy - r), int(cy + r) + 1):
             half = (r * r - (y - cy) ** 2) ** 0.5 if abs(y - cy) <= r else -1
@@ -111,10 +105,7 @@ class Canvas:
     def png(self) -> bytes:
         """Encode the canvas as an 8-bit RGB PNG."""
         stride = self.width * 3
-        raw = b"".join(
-            b"\x00" + bytes(self.pixels[y * stride : (y + 1) * stride])
-            for y in range(self.height)
-        )
+        raw = b"".join(b"\x00" + bytes(self.pixels[y * stride : (y + 1) * stride]) for y in range(self.height))
         header = struct.pack(">IIBBBBB", self.width, self.height, 8, 2, 0, 0, 0)
         return (
             b"\x89PNG\r\n\x1a\n"
@@ -125,12 +116,7 @@ class Canvas:
 
 
 def _png_chunk(tag: bytes, data: bytes) -> bytes:
-    return (
-        struct.pack(">I", len(data))
-        + tag
-        + data
-        + struct.pack(">I", zlib.crc32(tag + data))
-    )
+    return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
 
 
 def _lcg(seed: int) -> Callable[[], float]:
@@ -168,10 +154,10 @@ def sticky_trap_png() -> bytes:
     """Draw a yellow sticky trap with a counting grid and a few caught insects."""
     canvas = Canvas(240, 160, (250, 250, 246))
     canvas.rect(20, 10, 220, 150, (244, 214, 20))
-    for x in range(20, 221, 25):
-        canvas.rect(x, 10, x + 1, 150, (196, 168, 0))
-    for y in range(10, 151, 20):
-        canvas.rect(20, y, 220, y + 1, (196, 168, 0))
+    for column in range(20, 221, 25):
+        canvas.rect(column, 10, column + 1, 150, (196, 168, 0))
+    for row in range(10, 151, 20):
+        canvas.rect(20, row, 220, row + 1, (196, 168, 0))
     rand = _lcg(2026)
     for i in range(36):
         x, y = 24 + rand() * 192, 14 + rand() * 132
@@ -192,9 +178,7 @@ def pdf_document(title: str, lines: list[str]) -> bytes:
         return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
 
     body = "".join(f"({esc(line)}) Tj T*\n" for line in lines)
-    stream = (
-        f"BT /F2 16 Tf 56 780 Td 20 TL ({esc(title)}) Tj T* /F1 11 Tf 16 TL\n{body}ET"
-    )
+    stream = f"BT /F2 16 Tf 56 780 Td 20 TL ({esc(title)}) Tj T* /F1 11 Tf 16 TL\n{body}ET"
     objects = [
         "<< /Type /Catalog /Pages 2 0 R >>",
         "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
@@ -993,7 +977,7 @@ class Registry:
 
     def __init__(self, files: dict[str, tuple[str, bytes]]) -> None:
         self.files = files
-        self.ids: dict[tuple[str, str], tuple[str, str]] = {}
+        self.ids: dict[tuple[str | None, str], tuple[str, str]] = {}
         for key, items in CONTENT.items():
             for number, item in enumerate(items, start=1):
                 self.ids[(key, item["name"])] = (
@@ -1001,7 +985,7 @@ class Registry:
                     str(number),
                 )
 
-    def entity_id(self, key: str, name: str) -> str:
+    def entity_id(self, key: str | None, name: str) -> str:
         """Return the id of the entity called ``name`` in database ``key``."""
         return self.ids[(key, name)][0]
 
@@ -1067,15 +1051,10 @@ def _convert(value: Any, field: Field, registry: Registry) -> Any:
 
 def build_fields(key: str) -> list[Field]:
     """Return the fields of database ``key`` as declared in ``SCHEMA``."""
-    return [
-        Field(key=camel(title), title=title, kind=kind, target=target)
-        for title, kind, target in SCHEMA[key][2]
-    ]
+    return [Field(key=camel(title), title=title, kind=kind, target=target) for title, kind, target in SCHEMA[key][2]]
 
 
-def build_entity(
-    key: str, item: dict[str, Any], fields: list[Field], registry: Registry
-) -> Entity:
+def build_entity(key: str, item: dict[str, Any], fields: list[Field], registry: Registry) -> Entity:
     """Convert one authored item into an ``Entity`` with a value for every field."""
     unknown = set(item) - {"name", "when"} - {f.key for f in fields}
     if unknown:
@@ -1110,19 +1089,14 @@ def build_workspace() -> Workspace:
             )
         )
     files = {
-        registry.secret(name): base64.b64encode(data).decode("ascii")
-        for name, (_, data) in registry.files.items()
+        registry.secret(name): base64.b64encode(data).decode("ascii") for name, (_, data) in registry.files.items()
     }
-    return Workspace(
-        fibery_url=FIBERY_URL, space=SPACE, databases=databases, files=files
-    )
+    return Workspace(fibery_url=FIBERY_URL, space=SPACE, databases=databases, files=files)
 
 
 def dump(workspace: Workspace) -> str:
     """Serialise the workspace as stable, sorted, pretty-printed ASCII JSON."""
-    return (
-        json.dumps(workspace.model_dump(mode="json"), indent=1, sort_keys=True) + "\n"
-    )
+    return json.dumps(workspace.model_dump(mode="json"), indent=1, sort_keys=True) + "\n"
 
 
 def main() -> None:

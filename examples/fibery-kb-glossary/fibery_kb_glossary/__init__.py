@@ -13,10 +13,18 @@ from typing import Any
 import click
 from markupsafe import Markup, escape
 
-from generator.fields import FieldRenderers, Links, plain_text, render_text
-from generator.model import Field, FieldKind, Workspace
-from generator.naming import name_key, url_segment
-from generator.plugins import ExtraPage
+from generator.api import (
+    ExtraPage,
+    Field,
+    FieldKind,
+    FieldRenderers,
+    Links,
+    Workspace,
+    name_key,
+    plain_text,
+    render_text,
+    url_segment,
+)
 
 _NUMBER = re.compile(r"^\s*-?\d+(?:\.\d+)?\s*$")
 
@@ -108,7 +116,7 @@ def register_sparkline(renderers: FieldRenderers, options: Mapping[str, Any]) ->
 @click.option("--database", default="Equipment", show_default=True, help="Database to list.")
 def glossary_command(demo: bool, database: str) -> None:
     """Print the glossary terms of a database (example plugin command)."""
-    from generator.sources import DemoSource
+    from generator.api import DemoSource
 
     if not demo:
         raise click.UsageError("this example command only reads the demo: use --demo")

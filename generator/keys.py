@@ -1,0 +1,134 @@
+"""The render keys: what each page depends on, so that a rebuild renders again only the
+pages whose inputs changed (the render cache, ``cache.RenderState``, records them).
+
+A page is rendered again only when its key changed. Every key starts from
+the *global key*: the generator's code, every template file, ``kb.toml``, the field
+renderers in force and whether Pagefind is there. The *site key* adds the content pages and
+every entity's digest: when it and the output folder are unchanged, nothing is rendered and
+nothing written. An entity page's key adds the entity, the digests and paths of the
+entities it links to and of those linking to it, the databases (titles, fields, paths), the
+colours of its database's workflow states (``badges.py``: they depend on every state in use)
+and what each URL in its rich text and files resolves to. Other pages (home, database tables,
+content pages, sitemap, search index) are rendered whenever the site key changed and
+written only when their bytes did.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import __version__
+from .cache import RENDER_CACHE_VERSION
+from .config import SiteConfig
+from .fields import FieldRenderers
+from .model import FieldKind, Workspace
+from .text import clean_html, link_urls, rich_text_html
+
+if TYPE_CHECKING:
+    from .render import SitePlan
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _files_under(folder: Path) -> Iterable[tuple[str, bytes]]:
+    if folder.is_dir():
+        for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+            yield path.relative_to(folder).as_posix(), path.read_bytes()
+
+
+def global_key(config: SiteConfig, dirs: list[str], renderers: FieldRenderers, *, pagefind: bool) -> str:
+    """What every page depends on besides the workspace: code, templates, settings, and
+    ``pagefind``: whether the search index will be made (the pages link to it then)."""
+    digest = hashlib.sha256(f"{RENDER_CACHE_VERSION}\0{__version__}\0".encode())
+    for name, data in _files_under(Path(__file__).parent):
+        if name.endswith(".py") and "/" not in name:
+            digest.update(f"{name}\0{_digest(data)}\0".encode())
+    for base in dirs:
+        for name, data in _files_under(Path(base)):
+            digest.update(f"{base}/{name}\0{_digest(data)}\0".encode())
+    digest.update(config.model_dump_json(exclude={"cache_dir"}).encode())
+    functions = [*sorted(renderers.by_kind.items()), *sorted(renderers.by_field.items())]
+    for key, function in functions:
+        digest.update(f"{key}={function.__module__}.{function.__qualname__}\0".encode())
+    digest.update(b"pagefind" if pagefind else b"-")
+    return digest.hexdigest()
+
+
+def entity_digests(workspace: Workspace) -> dict[str, bytes]:
+    """Each entity's digest (its id, name, dates and every value)."""
+    return {
+        e.id: hashlib.sha256(e.model_dump_json().encode()).digest()[:16]
+        for db in workspace.databases
+        for e in db.entities
+    }
+
+
+def site_key(
+    base: str, workspace: Workspace, digests: dict[str, bytes], content_dir: Path, extra_pages: Iterable[Any] = ()
+) -> str:
+    """The whole site's key: equal keys give byte-identical sites (plugin pages included)."""
+    digest = hashlib.sha256(base.encode())
+    for page in extra_pages:
+        digest.update(f"{page.slug}\0{page.title}\0{page.nav}\0{_digest(str(page.html).encode())}\0".encode())
+    digest.update(f"{workspace.fibery_url}\0{workspace.space}\0".encode())
+    for name, data in _files_under(content_dir):
+        digest.update(f"{name}\0{_digest(data)}\0".encode())
+    for db in workspace.databases:
+        digest.update(db.model_dump_json(exclude={"entities"}).encode())
+        for entity in db.entities:
+            digest.update(digests[entity.id])
+    for secret, content in sorted(workspace.files.items()):
+        digest.update(f"{secret}\0{_digest(content.encode())}\0".encode())
+    return digest.hexdigest()
+
+
+def entity_keys(plan: SitePlan, base: str, digests: dict[str, bytes]) -> dict[str, str]:
+    """Each entity page's key (see the module docstring), by page path."""
+    from .badges import state_tones
+    from .render import ENTITY_PREFIX, PageLinks
+
+    workspace, paths, backlinks = plan.workspace, plan.entity_paths, plan.backlinks
+    start = hashlib.sha256(base.encode())
+    start.update(json.dumps([plan.title, plan.nav, plan.db_paths, getattr(plan, "db_pages", None)]).encode())
+    for db in workspace.databases:
+        start.update(db.model_dump_json(exclude={"entities"}).encode())
+    saved = plan.unpublished_links  # resolving URLs below must not count them twice
+    links = PageLinks(plan, ENTITY_PREFIX)  # remembers each URL it resolved, like the renderer's
+    # Each entity as a link target: its id, path and digest (any other id: unpublished).
+    linked = {entity_id: f"{entity_id}\0{path}\0".encode() + digests[entity_id] for entity_id, path in paths.items()}
+    keys: dict[str, str] = {}
+    try:
+        for db in workspace.databases:
+            linking = [f.key for f in db.fields if f.kind.links_entities]
+            texts = [f.key for f in db.fields if f.kind is FieldKind.RICH_TEXT]
+            files = [f.key for f in db.fields if f.kind is FieldKind.FILES]
+            tones = json.dumps([state_tones(f, db.entities) for f in db.fields if f.kind is FieldKind.STATE]).encode()
+            for entity in db.entities:
+                path, values = paths[entity.id], entity.values
+                parts = [path.encode(), digests[entity.id], tones]
+                for key in linking:
+                    value = values.get(key)
+                    for item in value if isinstance(value, list) else [value] if value else []:
+                        parts.append(linked.get(item["id"]) or f"{item['id']}\0\0-".encode())
+                for backlink in backlinks.get(entity.id, ()):
+                    parts.append(linked[backlink.source_id] + f"\0{backlink.via}".encode())
+                for key in texts:
+                    value = values.get(key)
+                    for tag, attribute, url, _, _ in link_urls(clean_html(rich_text_html(value))) if value else ():
+                        parts.append(f"{url}\0{links.rewrite_url(tag, attribute, url)}".encode())
+                for key in files:
+                    for item in values.get(key) or []:
+                        href = links.rewrite_url("a", "href", f"/api/files/{item.get('secret', '')}")
+                        parts.append(f"{href}".encode())
+                digest = start.copy()
+                digest.update(b"\0".join(parts))
+                keys[path] = digest.hexdigest()[:32]
+    finally:
+        plan.unpublished_links = saved
+    return keys
