@@ -47,7 +47,7 @@ def global_key(config: SiteConfig, dirs: list[str], renderers: FieldRenderers, *
     ``pagefind``: whether the search index will be made (the pages link to it then)."""
     digest = hashlib.sha256(f"{RENDER_CACHE_VERSION}\0{__version__}\0".encode())
     for name, data in _files_under(Path(__file__).parent):
-        if name.endswith(".py") and "/" not in name:
+        if name.endswith(".py"):  # subpackages too (fibery/, and any split of the renderer)
             digest.update(f"{name}\0{_digest(data)}\0".encode())
     for base in dirs:
         for name, data in _files_under(Path(base)):
