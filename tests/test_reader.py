@@ -218,16 +218,20 @@ def test_a_wide_table_on_a_phone_shows_it_scrolls(phone: Page, site_url: str) ->
     page.goto(site_url + "db/equipment/index.html")
     wrap = page.locator("main .table-wrap")
     assert wrap.evaluate("w => w.scrollWidth > w.clientWidth")  # the table is wider than the screen
-    assert page.locator(".scroll-hint").is_visible()
+    hint = sync_api.expect(page.locator(".scroll-hint"))  # waits: the page decides once it has laid out
+    hint.to_be_visible()
     assert wrap.get_attribute("tabindex") == "0"  # and keyboard-scrollable
     # The hint shows exactly while the table is wider than the screen.
     page.set_viewport_size({"width": 1366, "height": 900})
     page.set_viewport_size(PHONE)
-    assert page.locator(".scroll-hint").is_visible()
+    hint.to_be_visible()
     for width in (480, 600, 720):
         page.set_viewport_size({"width": width, "height": 900})
         overflows = wrap.evaluate("w => w.scrollWidth > w.clientWidth + 1")
-        assert page.locator(".scroll-hint").is_visible() == overflows, width
+        if overflows:
+            hint.to_be_visible()
+        else:
+            hint.to_be_hidden()
     page.goto(site_url + "db/process-segments/index.html")  # four narrow columns fit at 720 px
     assert wrap.evaluate("w => w.scrollWidth <= w.clientWidth + 1")
     assert not page.locator(".scroll-hint").is_visible()
