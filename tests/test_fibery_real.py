@@ -9,6 +9,7 @@ are ours; nested lists are capped at 100 when no ``limit`` is given, as Fibery c
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -254,7 +255,7 @@ def test_no_request_asks_for_more_than_3000_rows() -> None:
     fake = RealFibery(sdl("things.graphql"), {"findEvents": [row(i) for i in range(1, 5)]})
     with serve(fake):
         client(page_size=5000).fetch_workspace()
-    limits = [int(n) for q in fake.queries for n in __import__("re").findall(r"limit: (\d+), offset", q)]
+    limits = [int(n) for q in fake.queries for n in re.findall(r"limit: (\d+), offset", q)]
     assert limits and max(limits) <= MAX_ROWS
 
 

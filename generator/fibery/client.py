@@ -490,7 +490,8 @@ class FiberyClient:
             if found is not None and entity_id not in seen:
                 seen.add(entity_id)
                 entities.append(with_volatile(plan, found, row) if volatile else found)
-        sync.updated = sum(1 for e in entities if previous.get(e.id) != e)
+        # Unchanged entities are the cached objects themselves: only the others are compared.
+        sync.updated = sum(1 for e in entities if (old := previous.get(e.id)) is not e and old != e)
         self.stats.fetched += len(changed)
         self.stats.cached += sum(1 for e in entities if e.id not in changed)
         self.stats.deleted += len(previous.keys() - seen)
