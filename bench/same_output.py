@@ -1,7 +1,7 @@
 """Build the same sites with two code trees and say whether they match, file by file.
 
 A structural change must not change a byte of output. This builds the demo site, a
-synthetic 1,000-entity site (``bench/workspace.py``, from a snapshot) and the hostile
+synthetic 1,000- and 10,000-entity sites (``bench/workspace.py``, from snapshots) and the hostile
 site (``tests/fixtures/hostile.json``) with the ``generator/`` of a given tree, and
 compares two such builds. ``build-info.json`` and ``status.html`` carry the build's time
 and are left out of the comparison. Search is off: Pagefind's index is derived from the
@@ -27,7 +27,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 IGNORED = {"build-info.json", "status.html"}
-SITES = ("demo", "bench-1k", "hostile")
+SITES = ("demo", "bench-1k", "bench-10k", "hostile")
 
 
 def gen(tree: Path, cwd: Path, *args: str) -> None:
@@ -54,9 +54,10 @@ def build(tree: Path, out: Path) -> None:
         if name == "demo":
             gen(tree, folder, "build", "--demo")
             continue
-        if name == "bench-1k":
+        if name.startswith("bench-"):
+            size = int(name.removeprefix("bench-").removesuffix("k")) * 1000
             snapshot = folder / "workspace.json"
-            snapshot.write_text(json.dumps(workspace.make_workspace(1000, 10, seed=0)))
+            snapshot.write_text(json.dumps(workspace.make_workspace(size, 10, seed=0)))
         else:
             snapshot = REPO / "tests" / "fixtures" / "hostile.json"
         gen(tree, folder, "build", "--snapshot", str(snapshot))
