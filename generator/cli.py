@@ -28,6 +28,7 @@ from .logs import SECRETS, redact, setup_logging
 from .publish import apply_publish_rules, describe_publication, select_databases
 from .sources import BUILTIN_SOURCES, FiberySource, Source, write_snapshot
 from .summary import write_job_summary
+from .text import RichText
 
 log = logging.getLogger("generator")
 stderr = Console(stderr=True)
@@ -104,10 +105,12 @@ def make_source(
     progress: Callable[[str, int], None] | None = None,
     cache: BuildCache | None = None,
     rich_text_formats: tuple[str, ...] | None = None,
+    rich_text: RichText | None = None,
 ) -> Source:
     """Pick the workspace source the options ask for: ``--demo``, ``--snapshot``, else
     kb.toml's ``source`` (``fibery`` by default, or a ``fibery_kb.sources`` plugin). A live
-    one reads through ``cache``."""
+    one reads through ``cache``, and prepares rich text as it arrives with ``rich_text``
+    (the build's)."""
     if demo and snapshot:
         raise ConfigError("--demo and --snapshot cannot be used together")
     name = "demo" if demo else "snapshot" if snapshot else config.source
@@ -115,6 +118,7 @@ def make_source(
         **config.plugins.get(name, {}),
         "progress": progress,
         "cache": cache,
+        "rich_text": rich_text,
         "select": lambda databases: select_databases(databases, config),
     }
     given = {
@@ -224,13 +228,16 @@ def build_command(
     root = config_path.parent if config_path else Path(".")
     cache = None if dry_run else BuildCache(root / config.cache_dir, read=not full)
     with progress_display(show_progress) as (fetched, written):
-        source = make_source(config, progress=fetched, cache=cache, **source_args)
+        rich_text = RichText()  # one per build: the source prepares rich text with it as it arrives
+        source = make_source(config, progress=fetched, cache=cache, rich_text=rich_text, **source_args)
         if dry_run:
             if isinstance(source, FiberySource):  # a dry run writes nothing, not even the download cache
                 source.client.file_policy = dataclasses.replace(source.client.file_policy, cache_dir=None)
             workspace = source.load()
         else:
-            report = build(source, config, out=out, root=root, on_page=written, cache=cache, force=force)
+            report = build(
+                source, config, out=out, root=root, on_page=written, cache=cache, force=force, rich_text=rich_text
+            )
     if dry_run:
         click.echo("\n".join(describe_publication(workspace, apply_publish_rules(workspace, config))))
         return

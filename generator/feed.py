@@ -16,7 +16,7 @@ from xml.sax.saxutils import escape as xml_escape
 from xml.sax.saxutils import quoteattr
 
 from .model import Database, Entity, FieldKind, Workspace
-from .text import clean_html, rich_text_description, rich_text_html
+from .text import RichText
 
 FEED_PATH = "feed.xml"
 FEED_SIZE = 20
@@ -42,8 +42,12 @@ def recent_changes(
     entity_paths: dict[str, str],
     entity_url: Callable[[Database, Entity], str],
     limit: int = FEED_SIZE,
+    *,
+    rich_text: RichText | None = None,
 ) -> list[Change]:
-    """The ``limit`` published entities modified last, newest first (ties by page path)."""
+    """The ``limit`` published entities modified last, newest first (ties by page path);
+    each summary from the build's prepared rich text (``rich_text``)."""
+    rich_text = rich_text or RichText()
     dated = [
         (entity.modification_date, db, entity)
         for db in workspace.databases
@@ -63,17 +67,17 @@ def recent_changes(
             path=path,
             database=db.title,
             modified=modified,
-            summary=_summary(db, entity),
+            summary=_summary(db, entity, rich_text),
             fibery_url=entity_url(db, entity),
         )
         for modified, path, db, entity in ranked[:limit]
     ]
 
 
-def _summary(db: Database, entity: Entity) -> str:
+def _summary(db: Database, entity: Entity, rich_text: RichText) -> str:
     for fld in db.fields:
         if fld.kind is FieldKind.RICH_TEXT and entity.values.get(fld.key):
-            return rich_text_description(clean_html(rich_text_html(entity.values[fld.key])))
+            return rich_text.description(rich_text.value(entity.values[fld.key]))
     return ""
 
 

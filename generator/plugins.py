@@ -26,12 +26,12 @@ from importlib.metadata import EntryPoint, entry_points
 from typing import Any, Protocol, TypeVar
 
 import click
-from markupsafe import Markup
 
 from .config import SiteConfig
 from .errors import GenError
-from .fields import FieldRenderers
 from .model import Workspace
+from .site.fields import FieldRenderers
+from .site.plan import ExtraPage
 
 SOURCES = "fibery_kb.sources"
 FIELDS = "fibery_kb.fields"
@@ -45,18 +45,6 @@ T = TypeVar("T")
 
 class PluginError(GenError):
     """A plugin could not be loaded, or failed while running."""
-
-
-@dataclass(frozen=True)
-class ExtraPage:
-    """A page a plugin adds to the site: written to ``{slug}.html`` at the site root, inside
-    the site's layout, and listed in the navigation when ``nav`` is true. ``html`` is
-    trusted markup: a plugin must escape what it takes from Fibery (``markupsafe.escape``)."""
-
-    slug: str
-    title: str
-    html: Markup
-    nav: bool = True
 
 
 class SourceFactory(Protocol):

@@ -21,10 +21,10 @@ from .errors import ConfigError, SnapshotError
 from .fibery import PAGE_FORMATS, FetchCache, FiberyClient, ProgressCallback, RequestStats, Selector
 from .files import FilePolicy
 from .model import SNAPSHOT_VERSION, Workspace
-from .text import warm
 
 if TYPE_CHECKING:
     from .cache import BuildCache
+    from .text import RichText
 
 DEMO_SNAPSHOT = "demo/workspace.json"
 
@@ -62,12 +62,13 @@ class FiberySource:
         *,
         build_cache: BuildCache | None = None,
         formats: tuple[str, ...] = PAGE_FORMATS,
+        rich_text: RichText | None = None,
         **kwargs: Any,
     ) -> FiberySource:
         """The live space with kb.toml's request settings and file policy, reading through the
         build's fetch and download caches when it has them. The fetch waits on Fibery's
-        3 requests/s most of the time: each page's rich text is cleaned as it arrives, rather
-        than in the render phase."""
+        3 requests/s most of the time: each page's rich text is prepared as it arrives, by the
+        build's ``rich_text``, rather than in the render phase."""
         fetch_cache = None
         if build_cache is not None:
             folder = build_cache.fetch_folder(connection.fibery_url, connection.space)
@@ -80,7 +81,7 @@ class FiberySource:
             cache=fetch_cache,
             formats=formats,
             file_policy=FilePolicy.from_config(config, build_cache),
-            on_entities=lambda database, entities: warm(database.fields, entities),
+            on_entities=rich_text.warm if rich_text else None,
         )
         return cls(client, **kwargs)
 
@@ -145,7 +146,8 @@ def write_snapshot(workspace: Workspace, path: Path) -> None:
 # Registered as the ``fibery_kb.sources`` entry points ``fibery``, ``snapshot`` and ``demo``
 # (pyproject.toml), exactly like a plugin's. ``options`` are kb.toml's ``[plugins.<name>]``
 # merged with the command-line values (``fibery_url``, ``space``, ``token_file``, ``path``,
-# ``progress``, ``cache``, and ``select``: the publish rules' choice of databases, which the
+# ``progress``, ``cache``, ``rich_text``: the build's ``text.RichText``, which a live source
+# warms as entities arrive, and ``select``: the publish rules' choice of databases, which the
 # command hands in so that a live source fetches the entities of published databases only).
 
 
@@ -164,6 +166,7 @@ def fibery_source(config: SiteConfig, options: Mapping[str, Any]) -> FiberySourc
         config,
         build_cache=options.get("cache"),
         formats=tuple(options.get("rich_text_formats") or PAGE_FORMATS),
+        rich_text=options.get("rich_text"),
         select=options.get("select") or (lambda dbs: dbs),
         progress=options.get("progress"),
     )

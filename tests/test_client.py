@@ -315,18 +315,21 @@ def test_each_page_of_entities_is_handed_over_as_it_arrives(fibery) -> None:
     assert [ids for key, ids in arrived if key == "Article"] == [["1", "2", "3"], ["4", "5", "6"], ["7"]]
 
 
-def test_the_fibery_source_cleans_rich_text_during_the_fetch(fibery) -> None:
-    from generator.fields import clean_html
+def test_the_fibery_source_cleans_rich_text_during_the_fetch(fibery, monkeypatch) -> None:
+    from generator import text
     from generator.sources import FiberySource
 
     fake, _ = fibery
     fake.articles = [article(i) for i in range(1, 4)]
     connection = Connection(fibery_url=URL, space="Knowledge Base", token=TOKEN)
-    FiberySource.from_config(connection, SiteConfig(requests_per_second=3)).load()
-    misses = clean_html.cache_info().misses
+    rich_text = text.RichText()  # the build's, handed to the source
+    FiberySource.from_config(connection, SiteConfig(requests_per_second=3), rich_text=rich_text).load()
+    cleaned: list[str] = []
+    monkeypatch.setattr(text, "clean_html", lambda html: cleaned.append(html) or html)
     for i in range(1, 4):
-        clean_html(article(i)["body"]["html"])  # what rendering asks for: already done
-    assert clean_html.cache_info().misses == misses
+        rich_text.clean(article(i)["body"]["html"])  # what rendering asks for: already done
+    assert cleaned == []
+    assert text.RichText().clean("<p>x</p>") == "<p>x</p>" and cleaned == ["<p>x</p>"]  # not shared
 
 
 def test_a_workspace_repr_names_it_without_listing_its_entities() -> None:

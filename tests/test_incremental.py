@@ -16,7 +16,7 @@ from generator.build import BuildReport, build
 from generator.cache import BuildCache
 from generator.cli import make_source
 from generator.config import SiteConfig
-from generator.render import SiteRenderer
+from generator.site.pages import SiteRenderer
 from generator.sources import FiberySource
 
 from . import fake_fibery as ff
@@ -233,7 +233,7 @@ def test_a_change_renders_only_the_pages_it_affects(
 def _entity_paths(project: Project) -> dict[str, str]:
     """Entity id → page path, as the current data plans them."""
     from generator.publish import apply_publish_rules
-    from generator.render import plan_site
+    from generator.site.plan import plan_site
 
     config = make_config(search=False)
     source = make_source(
@@ -318,7 +318,7 @@ def test_an_incremental_build_makes_its_files_in_a_full_builds_order(
 ) -> None:
     """Pagefind indexes files in the order a folder lists them, and tmpfs lists them in the
     order they were made: pages carried over must be made where a full build makes them."""
-    from generator.writer import SiteWriter
+    from generator.site.writer import SiteWriter
 
     project.build()
     snapshot = fake.snapshot

@@ -10,7 +10,7 @@ import pytest
 
 from generator.build import build
 from generator.model import Workspace
-from generator.render import FiberyUrls
+from generator.site.links import FiberyUrls
 
 from .conftest import ROOT, make_config
 from .test_site import StaticSource
@@ -118,7 +118,7 @@ class _Links:
 
 
 def test_links_are_rewritten_in_the_cleaned_html_and_nowhere_else() -> None:
-    from generator.fields import sanitize_html
+    from generator.site.fields import sanitize_html
 
     links = _Links()
     html = (
@@ -140,8 +140,8 @@ def test_links_are_rewritten_in_the_cleaned_html_and_nowhere_else() -> None:
 
 
 def test_a_plugin_renderer_returning_plain_text_is_escaped(tmp_path: Path, demo: Workspace) -> None:
-    from generator.fields import FieldRenderers
     from generator.model import FieldKind
+    from generator.site.fields import FieldRenderers
 
     renderers = FieldRenderers()
     for kind in FieldKind:

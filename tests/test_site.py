@@ -14,8 +14,8 @@ import pytest
 from generator.build import build
 from generator.errors import RenderError, SnapshotError
 from generator.model import Entity
+from generator.site.writer import SiteWriter
 from generator.sources import DemoSource, SnapshotSource, write_snapshot
-from generator.writer import SiteWriter
 
 from .conftest import ROOT, make_config
 from .sitecheck import crawl, dangerous, parse
