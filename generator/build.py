@@ -258,7 +258,7 @@ def _build_meta(
     report.built_at = datetime.now(UTC).isoformat(timespec="seconds")
     report.durations = dict(clock.durations)
     report.files = writer.files + len(meta)
-    # The manifest, as a page (issue 7, status.py); it holds the time, like build-info.json.
+    # The manifest, as a page (issue 7, site/status.py); it holds the time, like build-info.json.
     writer.write(STATUS_PAGE, status_page(renderer, report))
     writer.write(BUILD_INFO, _build_info(report))
 
