@@ -6,7 +6,6 @@ given. Errors are ``GenError``s: one line on stderr and a distinct exit code.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import sys
@@ -26,7 +25,7 @@ from .config import SiteConfig, load_site_config
 from .errors import ConfigError, GenError
 from .logs import SECRETS, redact, setup_logging
 from .publish import apply_publish_rules, describe_publication, select_databases
-from .sources import BUILTIN_SOURCES, FiberySource, Source, write_snapshot
+from .sources import BUILTIN_SOURCES, FiberySource, Source, as_source, write_snapshot
 from .summary import write_job_summary
 
 log = logging.getLogger("generator")
@@ -125,7 +124,7 @@ def make_source(
         "rich_text_formats": rich_text_formats,
     }
     options.update({key: value for key, value in given.items() if value is not None})
-    return plugins.make_source(config, name, options, BUILTIN_SOURCES)
+    return as_source(plugins.make_source(config, name, options, BUILTIN_SOURCES))
 
 
 @contextmanager
@@ -224,15 +223,16 @@ def build_command(
     root = config_path.parent if config_path else Path(".")
     cache = None if dry_run else BuildCache(root / config.cache_dir, read=not full)
     with progress_display(show_progress) as (fetched, written):
+        # A dry run has no cache (it writes nothing, not even the download cache).
         source = make_source(config, progress=fetched, cache=cache, **source_args)
         if dry_run:
-            if isinstance(source, FiberySource):  # a dry run writes nothing, not even the download cache
-                source.client.file_policy = dataclasses.replace(source.client.file_policy, cache_dir=None)
             workspace = source.load()
+            published = apply_publish_rules(workspace, config)
+            published = published.with_files(source.files(published.referenced_files()))
         else:
             report = build(source, config, out=out, root=root, on_page=written, cache=cache, force=force)
     if dry_run:
-        click.echo("\n".join(describe_publication(workspace, apply_publish_rules(workspace, config))))
+        click.echo("\n".join(describe_publication(workspace, published)))
         return
     write_job_summary(report, demo=bool(source_args.get("demo")))
     if report.unpublished_links:
@@ -253,6 +253,7 @@ def pull_command(ctx: click.Context, config_path: Path | None, out: Path, **sour
     with progress_display(show_progress) as (fetched, _):
         source = make_source(config, progress=fetched, **source_args)
         workspace = source.load()
+        workspace = workspace.with_files(source.files(workspace.referenced_files()))
     # The snapshot holds hidden fields too: owner-only (0600), like the fetch cache.
     umask = os.umask(0o077)
     try:
@@ -398,15 +399,15 @@ def serve_command(
     """Build the site, serve it on http://HOST:PORT/, rebuild when templates/ or content/
     change (the workspace is read once) and reload the pages open in a browser. Ctrl-C
     stops it (exit code 130, as any interrupted command)."""
-    from .serve import Preview, serve
+    from .serve import LoadedSource, Preview, serve
 
     show_progress = _configure_logging(ctx)
     config = load_site_config(path=config_path)
     root = config_path.parent if config_path else Path(".")
     with progress_display(show_progress) as (fetched, _):
-        workspace = make_source(config, progress=fetched, **source_args).load()
+        source = LoadedSource(make_source(config, progress=fetched, **source_args))
     try:
-        serve(Preview(workspace, config, out=out, root=root, announce=click.echo), port=port, host=host)
+        serve(Preview(source, config, out=out, root=root, announce=click.echo), port=port, host=host)
     except KeyboardInterrupt:
         click.echo("Stopped.")
         sys.exit(130)
