@@ -71,8 +71,8 @@ def recent_changes(
 
 
 def _summary(db: Database, entity: Entity) -> str:
-    for fld in db.fields:
-        if fld.kind is FieldKind.RICH_TEXT and entity.values.get(fld.key):
+    for fld in db.fields_of(FieldKind.RICH_TEXT):
+        if entity.values.get(fld.key):
             return rich_text_description(clean_html(rich_text_html(entity.values[fld.key])))
     return ""
 
