@@ -14,7 +14,9 @@ from pathlib import Path
 import robot
 from robot.api import ExecutionResult
 
-from .conftest import MongoBackend
+from .store_fixtures import MongoBackend
+
+pytest_plugins = ["tests.store_fixtures"]  # the MongoDB backend: only where it is used
 
 SPECS = Path(__file__).resolve().parent / "acceptance"
 SCENARIOS = {

@@ -24,9 +24,11 @@ from generator.model import Workspace
 from generator.store import RUNS_COLLECTION, SEGMENTS_COLLECTION, StoreSettings, connect, sync
 
 from . import secantus_server
-from .conftest import MongoBackend
+from .store_fixtures import MongoBackend
 from .test_cli import assert_one_line_error, run_gen
 from .test_store import clock, entity, segments_of, stored
+
+pytest_plugins = ["tests.store_fixtures"]  # the MongoDB backend: only where it is used
 
 pytestmark = [
     pytest.mark.skipif(not secantus_server.available(), reason="secantusdb has no wheel for this platform"),
