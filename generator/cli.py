@@ -24,8 +24,9 @@ from .cache import BuildCache
 from .config import SiteConfig, load_site_config
 from .errors import ConfigError, GenError
 from .logs import SECRETS, redact, setup_logging
+from .model import Database
 from .publish import apply_publish_rules, describe_publication, select_databases
-from .sources import BUILTIN_SOURCES, FiberySource, Source, as_source, write_snapshot
+from .sources import BUILTIN_SOURCES, Source, as_source, write_snapshot
 from .summary import write_job_summary
 
 log = logging.getLogger("generator")
@@ -103,10 +104,12 @@ def make_source(
     progress: Callable[[str, int], None] | None = None,
     cache: BuildCache | None = None,
     rich_text_formats: tuple[str, ...] | None = None,
+    select: Callable[[list[Database]], list[Database]] | None = None,
 ) -> Source:
     """Pick the workspace source the options ask for: ``--demo``, ``--snapshot``, else
     kb.toml's ``source`` (``fibery`` by default, or a ``fibery_kb.sources`` plugin). A live
-    one reads through ``cache``."""
+    one reads through ``cache`` the entities of the databases ``select`` keeps (by default
+    those the publish rules publish)."""
     if demo and snapshot:
         raise ConfigError("--demo and --snapshot cannot be used together")
     name = "demo" if demo else "snapshot" if snapshot else config.source
@@ -114,7 +117,7 @@ def make_source(
         **config.plugins.get(name, {}),
         "progress": progress,
         "cache": cache,
-        "select": lambda databases: select_databases(databases, config),
+        "select": select or (lambda databases: select_databases(databases, config)),
     }
     given = {
         "fibery_url": fibery_url,
@@ -292,10 +295,10 @@ def _segments_loader(
     fetches only the segments database and the databases its relations point at."""
     name = database or config.segments_database
     setting = "--database" if database else "kb.toml segments_database"
-    # Segments keep their rich text as Markdown (and plain text, from the HTML).
-    source = make_source(config, progress=progress, rich_text_formats=("md", "html"), **source_args)
-    if isinstance(source, FiberySource):
-        source = FiberySource(source.client, select=seg.segments_selector(name, setting=setting), progress=progress)
+    # Segments keep their rich text as Markdown (and plain text, from the HTML). They publish
+    # nothing: no file is downloaded (``files`` is never called).
+    select = seg.segments_selector(name, setting=setting)
+    source = make_source(config, progress=progress, rich_text_formats=("md", "html"), select=select, **source_args)
     return lambda: seg.read_segments(source.load(), name, setting=setting)
 
 
