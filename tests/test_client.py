@@ -293,6 +293,41 @@ def test_rate_limiter_spaces_requests() -> None:
     assert starts[3] - starts[0] > 1.0  # never 4 starts inside one second
 
 
+def test_rate_limiter_serves_one_event_loop_after_another() -> None:
+    """A read and then its file downloads run in two ``asyncio.run``s through one limiter:
+    its lock must not be bound to the first loop, and its spacing spans both."""
+    import asyncio
+
+    limiter = RateLimiter(50.0)
+
+    async def contended() -> list[float]:
+        async def start() -> float:
+            await limiter.wait()
+            return time.monotonic()
+
+        return list(await asyncio.gather(*(start() for _ in range(4))))
+
+    first, second = asyncio.run(contended()), asyncio.run(contended())
+    starts = sorted(first + second)
+    assert min(b - a for a, b in itertools.pairwise(starts)) >= limiter.interval * 0.99
+
+
+def test_a_read_downloads_no_file_and_the_files_step_does(fibery) -> None:
+    png = "iVBORw0KGgoAAAAAAAAAAA=="  # the PNG signature and a few bytes
+    fibery.update_rows(
+        {**rows(), "Article": [{**article(1), "files": [{"id": "f", "secret": "sec-1", "name": "a.png",
+                                                         "contentType": "image/png"}]}]},
+        files={"sec-1": png},
+    )  # fmt: skip
+    client = make_client(fibery, requests_per_second=100)
+    workspace = client.fetch_workspace()
+    assert workspace.files == {} and not any(e.path.startswith("/api/files/") for e in fibery.stats.log)
+    assert workspace.referenced_files() == ["sec-1"]
+    assert client.download_files(workspace.referenced_files()) == {"sec-1": png}
+    assert [e.path for e in fibery.stats.log if e.path.startswith("/api/files/")] == ["/api/files/sec-1"]
+    assert client.download_files([]) == {}
+
+
 def test_retry_delay_reads_retry_after_seconds_and_dates() -> None:
     assert retry_delay(httpx.Response(429, headers={"Retry-After": "3"}), 1, 1.0) == 3.0
     assert retry_delay(httpx.Response(429), 3, 1.0) == 4.0
