@@ -109,7 +109,10 @@ def build(
             cache=cache,
             on_page=on_page,
         )
-        workspace = clean_names(apply_publish_rules(source.load(), config).in_stable_order())
+        published = apply_publish_rules(source.load(), config)
+        # Files only now, and only the published ones: hidden content's files are never fetched.
+        published = published.with_files(source.files(published.referenced_files()))
+        workspace = clean_names(published.in_stable_order())
         if config.external_images == "download":
             from .external_images import download_external_images
 

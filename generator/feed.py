@@ -75,8 +75,8 @@ def recent_changes(
 
 
 def _summary(db: Database, entity: Entity, rich_text: RichText) -> str:
-    for fld in db.fields:
-        if fld.kind is FieldKind.RICH_TEXT and entity.values.get(fld.key):
+    for fld in db.fields_of(FieldKind.RICH_TEXT):
+        if entity.values.get(fld.key):
             return rich_text.description(rich_text.value(entity.values[fld.key]))
     return ""
 

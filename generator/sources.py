@@ -1,7 +1,12 @@
 """Where a workspace comes from: live Fibery, a JSON snapshot, or the shipped demo.
 
-A source is anything with ``load() -> Workspace`` and a ``stats`` attribute; the build does
-not know which one it has. Snapshots are ``Workspace`` serialised as JSON (with a format
+A source is anything with ``load() -> Workspace``, ``files(secrets)`` and a ``stats``
+attribute; the build does not know which one it has. ``load`` reads the databases and
+entities (with the file contents the source carries: a snapshot's; a live source carries
+none); ``files`` hands over the contents of the files asked for, downloading those it must.
+The build asks only once the publish rules have run, for the files published content
+references: a file only hidden content uses is never downloaded, and commands that publish
+nothing (``gen segments``) download nothing. Snapshots are ``Workspace`` serialised as JSON (with a format
 ``version``), so ``gen pull`` then ``gen build --snapshot`` gives the same site as a live
 build, and the demo is just a snapshot inside the package.
 """
@@ -9,10 +14,10 @@ build, and the demo is just a snapshot inside the package.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from importlib.resources import files
+from collections.abc import Iterable, Mapping
+from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from pydantic import ValidationError
 
@@ -29,14 +34,65 @@ if TYPE_CHECKING:
 DEMO_SNAPSHOT = "demo/workspace.json"
 
 
+@runtime_checkable
 class Source(Protocol):
-    """Anything that can produce a ``Workspace``."""
+    """Anything that can produce a ``Workspace`` and the files it references."""
 
     stats: RequestStats
 
     def load(self) -> Workspace:
-        """Read the whole workspace."""
+        """Read the whole workspace (with the file contents the source carries, if any)."""
         ...
+
+    def files(self, secrets: Iterable[str]) -> dict[str, str]:
+        """The contents (base64) of the files of ``secrets`` this source can provide, by
+        secret: a file it cannot provide is left out (its page shows a placeholder)."""
+        ...
+
+
+class StaticSource:
+    """A workspace already in memory: ``load`` hands it out, ``files`` what it carries."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.workspace = workspace
+        self.stats = RequestStats()
+
+    def load(self) -> Workspace:
+        return self.workspace
+
+    def files(self, secrets: Iterable[str]) -> dict[str, str]:
+        return carried_files(self.workspace.files, secrets)
+
+
+def carried_files(carried: Mapping[str, str], secrets: Iterable[str]) -> dict[str, str]:
+    """Those of ``carried`` (file contents by secret) that ``secrets`` asks for, in the
+    order they are carried."""
+    wanted = set(secrets)
+    return {secret: data for secret, data in carried.items() if secret in wanted}
+
+
+class _CarryingSource:
+    """A source written before ``files`` existed (a plugin's ``load`` and ``stats`` only):
+    its files are those its workspace carries."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self.stats = inner.stats
+        self._carried: dict[str, str] = {}
+
+    def load(self) -> Workspace:
+        workspace: Workspace = self._inner.load()
+        self._carried = dict(workspace.files)
+        return workspace
+
+    def files(self, secrets: Iterable[str]) -> dict[str, str]:
+        return carried_files(self._carried, secrets)
+
+
+def as_source(source: Any) -> Source:
+    """``source`` as a ``Source``: one with ``load`` and ``stats`` only (a plugin's, written
+    before ``files`` existed) provides the files its workspace carries."""
+    return source if isinstance(source, Source) else _CarryingSource(source)
 
 
 class FiberySource:
@@ -86,7 +142,13 @@ class FiberySource:
         return cls(client, **kwargs)
 
     def load(self) -> Workspace:
+        """Read the space (no file is downloaded: that is ``files``)."""
         return self.client.fetch_workspace(select=self._select, progress=self._progress)
+
+    def files(self, secrets: Iterable[str]) -> dict[str, str]:
+        """Download the files of ``secrets`` within kb.toml's file policy, through the
+        download cache when the build has one."""
+        return self.client.download_files(secrets)
 
 
 class SnapshotSource:
@@ -95,6 +157,7 @@ class SnapshotSource:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.stats = RequestStats()
+        self._carried: dict[str, str] = {}
 
     def load(self) -> Workspace:
         try:
@@ -103,14 +166,20 @@ class SnapshotSource:
             raise SnapshotError(f"snapshot {self.path}: cannot read: {exc.strerror}") from None
         except UnicodeDecodeError:
             raise SnapshotError(f"snapshot {self.path}: not a UTF-8 text file") from None
-        return parse_snapshot(text, str(self.path))
+        workspace = parse_snapshot(text, str(self.path))
+        self._carried = dict(workspace.files)
+        return workspace
+
+    def files(self, secrets: Iterable[str]) -> dict[str, str]:
+        """The files the snapshot carries (those of the last ``load``); nothing is downloaded."""
+        return carried_files(self._carried, secrets)
 
 
 class DemoSource(SnapshotSource):
     """The demo workspace shipped inside the package."""
 
     def __init__(self) -> None:
-        super().__init__(Path(str(files("generator").joinpath(DEMO_SNAPSHOT))))
+        super().__init__(Path(str(resources.files("generator").joinpath(DEMO_SNAPSHOT))))
 
 
 def parse_snapshot(text: str, name: str) -> Workspace:

@@ -1714,6 +1714,7 @@ class LogEntry(NamedTuple):
     status: int | None  # None: the request was hung and never answered
     operation: str | None
     variables: dict[str, Any] | None
+    query: str | None = None  # the GraphQL document, as sent
 
 
 class Stats:
@@ -1759,6 +1760,11 @@ class Stats:
         """Every request, in the order they were answered (or hung)."""
         with self._lock:
             return list(self._log)
+
+    @property
+    def queries(self) -> list[str]:
+        """The GraphQL documents received, in order, each on one line (whitespace collapsed)."""
+        return [" ".join(e.query.split()) for e in self.log if e.query is not None]
 
     def count(self, status: int | None = None, operation: str | None = None) -> int:
         """Requests with the given status and/or root field."""
@@ -2161,11 +2167,19 @@ class FakeFibery:
         return resp
 
     def httpx_handler(self, request: Any) -> Any:
-        """An ``httpx.MockTransport`` / respx side effect answering ``request`` in-process."""
+        """An ``httpx.MockTransport`` / respx side effect answering ``request`` in-process.
+        A fault may raise an httpx error (``httpx.ReadTimeout``) to fail the request itself."""
         import httpx
 
         resp = self.handle(request.method, str(request.url), dict(request.headers.items()), request.content)
         return httpx.Response(resp.status, headers=resp.headers, content=resp.body, request=request)
+
+    def transport(self) -> Any:
+        """The in-process door: an ``httpx.MockTransport`` answering through ``httpx_handler``,
+        for a client's ``transport=`` (no server, no socket)."""
+        import httpx
+
+        return httpx.MockTransport(self.httpx_handler)
 
     def _respond(self, ctx: FaultContext) -> Response | _Hang:
         """Latency, then faults, then normal handling."""
@@ -2179,7 +2193,9 @@ class FakeFibery:
 
     def _log(self, ctx: FaultContext, status: int | None) -> None:
         """Record a request in ``stats``."""
-        self.stats.record(LogEntry(time.time(), ctx.method, ctx.path, status, ctx.operation, ctx.variables))
+        query = ctx.body.get("query") if isinstance(ctx.body, dict) else None
+        document = query if isinstance(query, str) else None
+        self.stats.record(LogEntry(time.time(), ctx.method, ctx.path, status, ctx.operation, ctx.variables, document))
 
     def _handle(self, ctx: FaultContext, state: _SpaceState | None = None) -> Response:
         """Normal handling: auth, rate limit, routing."""

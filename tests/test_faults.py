@@ -45,6 +45,8 @@ from .e2e_helpers import DEMO, closed_port, gen_env, site_files, snapshot_at
 from .sitecheck import crawl
 from .test_cli import run_gen
 
+pytest_plugins = ["tests.store_fixtures"]  # the MongoDB backend: only where it is used
+
 FAST = "timeout = 1\nretries = 1\n"
 """kb.toml of the failing cases: give up after one retry of one second."""
 OTHER_TOKEN = "tok-OTHER-SECRET-fedcba9876543210"

@@ -23,9 +23,10 @@ import hashlib
 import json
 import logging
 import math
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Coroutine, Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from gql import Client, GraphQLRequest
@@ -41,7 +42,7 @@ from graphql import GraphQLSchema, build_client_schema, get_introspection_query
 from ..config import Connection, SiteConfig
 from ..errors import FiberyError
 from ..files import FilePolicy, download_files
-from ..model import Database, Entity, Workspace, referenced_files
+from ..model import Database, Entity, Workspace
 from .fetchcache import CachedDatabase, FetchCache, FetchMeta
 from .schema import DatabasePlan, RestSchema, database_queries, discover
 from .sync import ID_PAGE_SIZE, MAX_ROWS, Listing, Sync, fibery_datetime, next_since, parse_datetime, with_fields
@@ -50,6 +51,7 @@ from .transport import PoliteTransport, RateLimiter, RequestStats, Unclosed, ser
 from .values import complete_lists, infer_text_kinds, list_query, to_entity, with_volatile
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 ProgressCallback = Callable[[str, int], None]
 """Called with (database title, entities fetched so far) after every page."""
@@ -106,7 +108,7 @@ class FiberyClient:
         self.stats = RequestStats()
         self.cache = cache
         self.formats = formats
-        self.file_policy = file_policy or FilePolicy()
+        self._file_policy = file_policy or FilePolicy()
         self.on_entities = on_entities
         """Called with each page of entities as it arrives, while the next request waits for
         its slot: the source uses it to clean the rich text ahead of rendering."""
@@ -114,6 +116,9 @@ class FiberyClient:
         self._retries = retries
         self._deadline = deadline
         self._full_refresh = full_refresh
+        self._read_until: float | None = None
+        """When ``deadline`` runs out (monotonic), counted from the start of the first read:
+        the file downloads that follow a read share its deadline."""
         self._polite = PoliteTransport(
             transport or httpx.AsyncHTTPTransport(),
             limiter=RateLimiter(requests_per_second),
@@ -147,14 +152,27 @@ class FiberyClient:
         """Fetch every entity of the databases ``select`` keeps (given all discovered ones,
         with their fields, before any entity is fetched: excluded databases cost nothing and
         are returned without entities)."""
-        return asyncio.run(self._within_deadline(select, progress))
+        self._read_until = time.monotonic() + self._deadline
+        return asyncio.run(self._within_deadline(self._fetch_workspace(select, progress), "reading the space"))
 
-    async def _within_deadline(self, select: Selector, progress: ProgressCallback | None) -> Workspace:
+    def download_files(self, secrets: Iterable[str]) -> dict[str, str]:
+        """Download the files of ``secrets`` (secret → base64; a failed or refused one is left
+        out with a warning), within what is left of the read's deadline. Called after the
+        publish rules, with the secrets of published content only."""
+        wanted = list(dict.fromkeys(secrets))
+        if not wanted:
+            return {}
+        if self._read_until is None:
+            self._read_until = time.monotonic() + self._deadline
+        return asyncio.run(self._within_deadline(self._download_files(wanted), "downloading the files"))
+
+    async def _within_deadline(self, work: Coroutine[Any, Any, T], what: str) -> T:
+        left = (self._read_until or math.inf) - time.monotonic()
         try:
-            return await asyncio.wait_for(self._fetch_workspace(select, progress), self._deadline)
+            return await asyncio.wait_for(work, max(0.0, left))
         except TimeoutError:
             raise FiberyError(
-                f"reading the space from {self.connection.fibery_url} took longer than {self._deadline:g} s "
+                f"{what} from {self.connection.fibery_url} took longer than {self._deadline:g} s "
                 "(kb.toml fetch_deadline)"
             ) from None
 
@@ -199,16 +217,14 @@ class FiberyClient:
             for plan in plans:
                 infer_text_kinds(plan)
             # Databases not kept come back too, with their fields and no entity, so that the
-            # publish rules are checked against the whole space (issue 7).
+            # publish rules are checked against the whole space (issue 7). Files come later
+            # (``download_files``), once the rules have said which are published.
             databases = [p.database for p in plans]
-            files = await self._download_files(referenced_files(databases, self.connection.fibery_url))
         if self.cache:
             changed = bool(full) or any(s.updated or s.refetch for s in syncs.values()) or self.stats.deleted
             self._save_cache(meta, plans, fetched, cached, schema_hash=schema_hash, rest=rest, started=started,
                              entities_changed=bool(changed), read_in_full=not syncs)  # fmt: skip
-        return Workspace(
-            fibery_url=self.connection.fibery_url, space=self.connection.space, databases=databases, files=files
-        )
+        return Workspace(fibery_url=self.connection.fibery_url, space=self.connection.space, databases=databases)
 
     # ----------------------------------------------------------------------- errors
 
@@ -325,13 +341,16 @@ class FiberyClient:
         """Download each referenced file once (they need the token, so a public site must
         serve its own copy), within the file policy and through the download cache (see
         ``files.py``). Redirects are followed; httpx drops the token when one leaves the
-        workspace's host. A failed or refused file is a warning: the page shows a placeholder."""
-        if not secrets:
-            return {}
-        async with httpx.AsyncClient(
-            transport=Unclosed(self._polite), timeout=self._timeout, follow_redirects=True
-        ) as http:
-            return await download_files(http, self.connection.fibery_url, self._headers(), secrets, self.file_policy)
+        workspace's host. A failed or refused file is a warning: the page shows a placeholder.
+        The connections are closed at the end: they belong to this call's event loop."""
+        try:
+            async with httpx.AsyncClient(
+                transport=Unclosed(self._polite), timeout=self._timeout, follow_redirects=True
+            ) as http:
+                headers = self._headers()
+                return await download_files(http, self.connection.fibery_url, headers, secrets, self._file_policy)
+        finally:
+            await self._polite.aclose()
 
     # ----------------------------------------------------------------------- full fetch
 

@@ -75,11 +75,20 @@ class RateLimiter:
         self.interval = self.WINDOW / rate
         self._free = [0.0] * max(1, math.floor(rate))
         self._next = 0.0
-        self._lock = asyncio.Lock()
+        self._locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
+
+    def _lock(self) -> asyncio.Lock:
+        """The lock of the running event loop: a client reads the space and then downloads its
+        files in two ``asyncio.run``s, and an asyncio lock serves only the loop that used it
+        first. The slots and the next start are shared, so the spacing spans both."""
+        loop = asyncio.get_running_loop()
+        if loop not in self._locks:
+            self._locks = {loop: asyncio.Lock()}
+        return self._locks[loop]
 
     async def acquire(self) -> int:
         """Wait for a slot and the next start; return the slot, to ``release`` when answered."""
-        async with self._lock:
+        async with self._lock():
             while True:
                 slot = min(range(len(self._free)), key=self._free.__getitem__)
                 delay = max(self._free[slot], self._next) - time.monotonic()
