@@ -138,7 +138,7 @@ def clean_names(workspace: Workspace) -> Workspace:
     field titles, entity names, and the names of states, selects and users. In place."""
     for db in workspace.databases:
         db.title = display_name(db.title)
-        named = [f.key for f in db.fields if f.kind in _NAMED_KINDS]
+        named = [f.key for f in db.fields_of(*_NAMED_KINDS)]
         for fld in db.fields:
             fld.title = display_name(fld.title)
         for entity in db.entities:

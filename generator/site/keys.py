@@ -105,19 +105,16 @@ def entity_keys(plan: SitePlan, base: str, digests: dict[str, bytes]) -> dict[st
     linked = {entity_id: f"{entity_id}\0{path}\0".encode() + digests[entity_id] for entity_id, path in paths.items()}
     keys: dict[str, str] = {}
     for db in workspace.databases:
-        linking = [f.key for f in db.fields if f.kind.links_entities]
-        texts = [f.key for f in db.fields if f.kind is FieldKind.RICH_TEXT]
-        files = [f.key for f in db.fields if f.kind is FieldKind.FILES]
-        tones = json.dumps(
-            [badges.state_tones(f, db.entities) for f in db.fields if f.kind is FieldKind.STATE]
-        ).encode()
+        linking = [f.key for f in db.linking_fields]
+        texts = [f.key for f in db.fields_of(FieldKind.RICH_TEXT)]
+        files = [f.key for f in db.fields_of(FieldKind.FILES)]
+        tones = json.dumps([badges.state_tones(f, db.entities) for f in db.fields_of(FieldKind.STATE)]).encode()
         for entity in db.entities:
             path, values = paths[entity.id], entity.values
             parts = [path.encode(), digests[entity.id], tones]
             for key in linking:
-                value = values.get(key)
-                for item in value if isinstance(value, list) else [value] if value else []:
-                    parts.append(linked.get(item["id"]) or f"{item['id']}\0\0-".encode())
+                for target in entity.related_ids(key):
+                    parts.append(linked.get(target) or f"{target}\0\0-".encode())
             for backlink in backlinks.get(entity.id, ()):
                 parts.append(linked[backlink.source_id] + f"\0{backlink.via}".encode())
             for key in texts:

@@ -26,7 +26,7 @@ from pydantic import Field as PydanticField
 from .. import article, badges, diagram, feed
 from ..errors import RenderError
 from ..model import Database, Entity, Field, FieldKind, Workspace
-from ..naming import fibery_web_path, name_key, url_segment
+from ..naming import fibery_web_path, url_segment
 from ..text import description
 from .fields import EMPTY, FieldRenderers, Renderer, render_badge, render_rich_text, state_renderer
 from .jinja import describe_template_error, escape_output, read_static
@@ -318,7 +318,7 @@ class SiteRenderer:
 
     def _diagram(self, db: Database) -> Markup:
         """The process diagram of the segments database (``segments_database``), else ""."""
-        if name_key(self.plan.config.segments_database) not in (name_key(db.title), name_key(db.key)):
+        if not db.is_named(self.plan.config.segments_database):
             return Markup("")
         return diagram.process_diagram(db, self.plan.entity_paths, ENTITY_PREFIX)
 

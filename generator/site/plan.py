@@ -40,7 +40,7 @@ from markupsafe import Markup
 from ..config import SiteConfig
 from ..errors import RenderError
 from ..files import FilePolicy, extension_for, sniff_type
-from ..model import Database, Entity, FieldKind, Workspace, referenced_files
+from ..model import Database, Entity, FieldKind, Workspace
 from ..naming import SlugAllocator, fibery_web_path, name_key, url_segment
 from ..text import RichText
 from .links import FiberyUrls, SiteLinks
@@ -184,8 +184,7 @@ def _plan_assets(workspace: Workspace, policy: FilePolicy) -> dict[str, tuple[st
     declared = {
         f["secret"]: f.get("contentType", "")
         for db in workspace.databases
-        for fld in db.fields
-        if fld.kind is FieldKind.FILES
+        for fld in db.fields_of(FieldKind.FILES)
         for e in db.entities
         for f in e.values.get(fld.key) or []
     }
@@ -204,9 +203,7 @@ def _plan_assets(workspace: Workspace, policy: FilePolicy) -> dict[str, tuple[st
 def _missing_files(workspace: Workspace, assets: dict[str, tuple[str, bytes]], config: SiteConfig) -> dict[str, str]:
     """Files the content references but the site cannot serve: a warning, or with ``strict``
     a failed build (before anything is written)."""
-    missing = {
-        s: "not available" for s in referenced_files(workspace.databases, workspace.fibery_url) if s not in assets
-    }
+    missing = {s: "not available" for s in workspace.referenced_files() if s not in assets}
     if missing and config.strict:
         raise RenderError(
             f"{len(missing)} referenced files cannot be published (strict mode): {', '.join(sorted(missing)[:5])}"
@@ -284,11 +281,9 @@ def _backlinks(workspace: Workspace) -> dict[str, list[Backlink]]:
     """Invert every relation and collection once: target id → who links to it (O(links))."""
     index: dict[str, list[Backlink]] = {}
     for db in workspace.databases:
-        linking = [f for f in db.fields if f.kind.links_entities]
+        linking = db.linking_fields
         for entity in db.entities:
             for fld in linking:
-                value = entity.values.get(fld.key)
-                items = value if isinstance(value, list) else [value] if value else []
-                for item in items:
-                    index.setdefault(item["id"], []).append(Backlink(entity.id, fld.title))
+                for target in entity.related_ids(fld.key):
+                    index.setdefault(target, []).append(Backlink(entity.id, fld.title))
     return index
