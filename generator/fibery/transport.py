@@ -15,6 +15,7 @@ import email.utils
 import logging
 import math
 import time
+from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
@@ -62,37 +63,52 @@ class RequestStats:
 
 
 class RateLimiter:
-    """Keep every 1-second window of the server under ``rate`` requests, wherever between a
-    request's arrival and its answer the server counts it (a slow answer may be counted late).
+    """Keep every request start at least ``1/rate`` seconds after the previous one, and at
+    most ``floor(rate)`` starts inside any ``WINDOW`` (1.06 s): a server that allows ``rate``
+    requests per second, counted from when each arrives, never sees one too many, even when
+    a request reaches it up to 60 ms later than another (network and scheduling jitter).
+    When an answer comes does not matter; at most ``concurrency`` requests are in flight.
 
-    Starts are spaced at least ``1/rate`` seconds apart, and each of the ``rate`` slots is
-    free again only 1 second after its request was answered, both with a 6 % margin: the
-    ``rate``-th next request never starts within a second of an earlier one's answer."""
+    ``acquire`` waits for the next start and returns a slot number; ``release`` it when the
+    answer (or the failure) is in, which frees room for another concurrent request."""
 
     WINDOW = 1.06
+    """Seconds in which at most ``floor(rate)`` requests start: 1 s plus a 6 % margin."""
 
-    def __init__(self, rate: float) -> None:
-        self.interval = self.WINDOW / rate
-        self._free = [0.0] * max(1, math.floor(rate))
+    def __init__(self, rate: float, *, concurrency: int | None = None) -> None:
+        self.per_window = max(1, math.floor(rate))
+        self.interval = 1.0 / rate
+        self.concurrency = concurrency or 2 * self.per_window
+        self._starts: deque[float] = deque(maxlen=self.per_window)
         self._next = 0.0
+        self._in_flight = 0
+        self._slots = 0
         self._lock = asyncio.Lock()
 
+    def _delay(self, now: float) -> float:
+        """Seconds until a request may start, counted from ``now``."""
+        delay = self._next - now
+        if len(self._starts) == self.per_window:
+            delay = max(delay, self._starts[0] + self.WINDOW - now)
+        return delay
+
     async def acquire(self) -> int:
-        """Wait for a slot and the next start; return the slot, to ``release`` when answered."""
+        """Wait for the next start (and a free place in flight); return the slot to ``release``."""
         async with self._lock:
-            while True:
-                slot = min(range(len(self._free)), key=self._free.__getitem__)
-                delay = max(self._free[slot], self._next) - time.monotonic()
-                if delay <= 0:
-                    break
-                await asyncio.sleep(0.01 if self._free[slot] == math.inf else delay)
-            self._free[slot] = math.inf
-            self._next = max(time.monotonic(), self._next) + self.interval
-            return slot
+            while self._in_flight >= self.concurrency:
+                await asyncio.sleep(0.01)
+            while (delay := self._delay(time.monotonic())) > 0:
+                await asyncio.sleep(delay)
+            now = time.monotonic()
+            self._starts.append(now)
+            self._next = now + self.interval
+            self._in_flight += 1
+            self._slots += 1
+            return self._slots
 
     def release(self, slot: int) -> None:
         """The request of ``slot`` was answered (or failed)."""
-        self._free[slot] = time.monotonic() + self.WINDOW
+        self._in_flight -= 1
 
     async def wait(self) -> None:
         """Wait for the start of a request that takes no time."""
