@@ -18,13 +18,13 @@ from pydantic import ValidationError
 
 from .config import Connection, SiteConfig
 from .errors import ConfigError, SnapshotError
-from .fibery import PAGE_FORMATS, FetchCache, FiberyClient, ProgressCallback, RequestStats, Selector
-from .files import FilePolicy
+from .fibery.stats import PAGE_FORMATS, RequestStats
 from .model import SNAPSHOT_VERSION, Workspace
 from .text import warm
 
 if TYPE_CHECKING:
     from .cache import BuildCache
+    from .fibery import FiberyClient, ProgressCallback, Selector
 
 DEMO_SNAPSHOT = "demo/workspace.json"
 
@@ -68,6 +68,9 @@ class FiberySource:
         build's fetch and download caches when it has them. The fetch waits on Fibery's
         3 requests/s most of the time: each page's rich text is cleaned as it arrives, rather
         than in the render phase."""
+        from .fibery import FetchCache, FiberyClient  # httpx, gql: live builds only
+        from .files import FilePolicy
+
         fetch_cache = None
         if build_cache is not None:
             folder = build_cache.fetch_folder(connection.fibery_url, connection.space)

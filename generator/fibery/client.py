@@ -44,6 +44,7 @@ from ..files import FilePolicy, download_files
 from ..model import Database, Entity, Workspace, referenced_files
 from .fetchcache import CachedDatabase, FetchCache, FetchMeta
 from .schema import DatabasePlan, RestSchema, database_queries, discover
+from .stats import PAGE_FORMATS
 from .sync import ID_PAGE_SIZE, MAX_ROWS, Listing, Sync, fibery_datetime, next_since, parse_datetime, with_fields
 from .sync import possibly_capped as round_page
 from .transport import PoliteTransport, RateLimiter, RequestStats, Unclosed, server_time, shrink_on_timeout
@@ -58,8 +59,6 @@ Selector = Callable[[list[Database]], list[Database]]
 EntitiesCallback = Callable[[Database, list[Entity]], None]
 """Called with a database and the entities of it that just arrived."""
 
-PAGE_FORMATS = ("html",)
-"""Rich-text formats a site needs; ``gen segments`` asks for Markdown as well."""
 MIN_PAGE_SIZE = 10
 """The smallest page a timed-out list query is shrunk to before the fetch gives up."""
 WORKSPACE_RATE = 7

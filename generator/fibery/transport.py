@@ -17,12 +17,12 @@ import math
 import time
 from collections import deque
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from dataclasses import field as dataclass_field
 from datetime import datetime
 from typing import Any
 
 import httpx
+
+from .stats import RequestStats
 
 log = logging.getLogger(__name__)
 
@@ -41,25 +41,6 @@ or unresolvable connection is not retried: it fails at once, with its reason."""
 shrink_on_timeout: contextvars.ContextVar[bool] = contextvars.ContextVar("shrink_on_timeout", default=False)
 """Set by a caller that answers a timeout with a smaller request (a list page of half the
 size) rather than the same request again: the transport then does not retry timeouts."""
-
-
-@dataclass
-class RequestStats:
-    """What the client did, for the progress line, the job summary and ``build-info.json``."""
-
-    requests: int = 0
-    retries: int = 0
-    statuses: dict[int, int] = dataclass_field(default_factory=dict)
-    fetched: int = 0
-    """Entities received with all their fields (every one on a cold build, the changed ones after)."""
-    cached: int = 0
-    """Entities taken unchanged from the fetch cache."""
-    deleted: int = 0
-    """Cached entities no longer in Fibery."""
-
-    def record(self, status: int) -> None:
-        self.requests += 1
-        self.statuses[status] = self.statuses.get(status, 0) + 1
 
 
 class RateLimiter:
