@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import plugins, search
+from . import nochange, plugins, search
 from .cache import BuildCache, RenderState
 from .config import SiteConfig, template_dirs
 from .errors import RenderError
@@ -70,7 +70,18 @@ def build(
     with OutputLock(out):
         recover_output(out)
         clock = Clock()
-        workspace = clean_names(apply_publish_rules(source.load(), config).in_stable_order())
+        # Nothing changed (nochange.py): decided before any work that grows with N.
+        stamp = nochange.fingerprint(source, config, root) if cache and renderers is None else None
+        clock.lap("fetch")
+        if cache and stamp and (same := nochange.unchanged(cache, out, stamp, source.stats)):
+            clock.lap("check")
+            same.durations = dict(clock.durations)
+            return same
+        loaded = source.load()
+        # Taken at once (a live source's is what it just fetched): the stamp this build records.
+        after = nochange.fingerprint(source, config, root) if cache and renderers is None else None
+        stamp = stamp or after
+        workspace = clean_names(apply_publish_rules(loaded, config).in_stable_order())
         if config.external_images == "download":
             from .external_images import download_external_images
 
@@ -82,9 +93,12 @@ def build(
         # the cycle collector walking it on every full collection while pages are made.
         gc.freeze()
         try:
-            return _build(workspace, source, config, out, root, renderers, on_page, cache, clock)
+            report = _build(workspace, source, config, out, root, renderers, on_page, cache, clock)
         finally:
             gc.unfreeze()
+        if cache:
+            nochange.record(cache, out, stamp, report)
+        return report
 
 
 _NAMED_KINDS = frozenset({FieldKind.STATE, FieldKind.SELECT, FieldKind.MULTI_SELECT, FieldKind.USER, FieldKind.USERS})

@@ -9,6 +9,7 @@ build, and the demo is just a snapshot inside the package.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from importlib.resources import files
 from pathlib import Path
@@ -90,6 +91,11 @@ class FiberySource:
     def load(self) -> Workspace:
         return self.client.fetch_workspace(select=self._select, progress=self._progress)
 
+    def fingerprint(self) -> str | None:
+        """What the fetch cache holds, once Fibery has confirmed that nothing in it changed
+        (``FiberyClient.fingerprint``; after ``load``, of what it just fetched)."""
+        return self.client.fingerprint(self._select)
+
 
 class SnapshotSource:
     """A workspace saved earlier with ``gen pull`` (no network)."""
@@ -97,6 +103,15 @@ class SnapshotSource:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.stats = RequestStats()
+
+    def fingerprint(self) -> str | None:
+        """The snapshot file's identity (any write changes its ctime), without reading it."""
+        try:
+            info = os.stat(self.path)
+        except OSError:
+            return None
+        parts = (self.path.resolve(), info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+        return "snapshot\0" + "\0".join(map(str, parts))
 
     def load(self) -> Workspace:
         try:

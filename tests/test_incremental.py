@@ -176,6 +176,71 @@ def test_an_unchanged_space_costs_two_requests_and_writes_no_file(project: Proje
     assert report.content_hash == first.content_hash and report.pages == first.pages
 
 
+def test_an_unchanged_space_is_confirmed_without_reading_the_cached_entities(
+    project: Project, fake: ff.FakeFibery, monkeypatch: pytest.MonkeyPatch
+):
+    """The no-change check (nochange.py) decides from Fibery's two answers and the recorded
+    digests: the cached entities are not parsed, nothing is planned or rendered."""
+    first, _ = project.build()
+    project.build()  # and a rebuild after a rebuild
+    from generator.fibery.fetchcache import FetchCache
+
+    def unread(*args: object) -> None:
+        raise AssertionError("the cached entities were read")
+
+    monkeypatch.setattr(FetchCache, "load_entities", unread)
+    monkeypatch.setattr("generator.build._build", unread)
+    report, source = project.build()
+    assert (report.requests, report.written, report.pages, report.databases) == (
+        2, 0, first.pages, first.databases,
+    )  # fmt: skip
+    assert report.content_hash == first.content_hash and source.stats.cached == 33
+
+
+def test_a_deleted_or_replaced_output_file_is_repaired_by_the_next_build(project: Project, fake: ff.FakeFibery):
+    project.build()
+    site = project.root / "site"
+    before = project.site()
+    page = sorted(site.glob("db/*/*.html"))[0]
+    page.unlink()
+    report, _ = project.build()
+    assert report.written == 1 and project.site() == before
+    replacement = page.with_name("replacement.tmp")
+    replacement.write_text("edited")
+    replacement.replace(page)  # how editors save
+    report, _ = project.build()
+    assert report.written == 1 and project.site() == before
+    (site / "stray.html").write_text("added by hand")
+    project.build()
+    assert project.site() == before
+
+
+def test_an_unchanged_snapshot_is_not_read_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A snapshot is known unchanged by its file's identity; any write to it is noticed."""
+    from generator import sources
+
+    snapshot = tmp_path / "snapshot.json"
+    snapshot.write_text(json.dumps(snapshot_at("https://example.fibery.io")))
+    config = make_config(search=False)
+    cache = BuildCache(tmp_path / config.cache_dir)
+
+    def run() -> BuildReport:
+        return build(sources.SnapshotSource(snapshot), config, out=tmp_path / "site", root=tmp_path, cache=cache)
+
+    first = run()
+    parse = sources.parse_snapshot
+    with monkeypatch.context() as patch:
+        patch.setattr(sources, "parse_snapshot", lambda *a: pytest.fail("the snapshot was parsed"))
+        again = run()
+    assert (again.written, again.pages, again.content_hash) == (0, first.pages, first.content_hash)
+    data = json.loads(snapshot.read_text())
+    data["databases"][0]["entities"][0]["name"] = "Renamed in the snapshot"
+    snapshot.write_text(json.dumps(data))
+    assert sources.parse_snapshot is parse
+    changed = run()
+    assert changed.written > 0 and changed.content_hash != first.content_hash
+
+
 def test_builds_are_deterministic(tmp_path: Path, fake: ff.FakeFibery, monkeypatch: pytest.MonkeyPatch) -> None:
     one = Project(tmp_path / "one", fake, monkeypatch)
     a, _ = one.build()

@@ -24,6 +24,7 @@ import json
 import logging
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -45,7 +46,18 @@ from ..model import Database, Entity, Workspace, referenced_files
 from .fetchcache import CachedDatabase, FetchCache, FetchMeta
 from .schema import DatabasePlan, RestSchema, database_queries, discover
 from .stats import PAGE_FORMATS
-from .sync import ID_PAGE_SIZE, MAX_ROWS, Listing, Sync, fibery_datetime, next_since, parse_datetime, with_fields
+from .sync import (
+    ID_PAGE_SIZE,
+    MAX_ROWS,
+    Listing,
+    Sync,
+    fibery_datetime,
+    listing_digest,
+    next_since,
+    parse_datetime,
+    volatile_keys,
+    with_fields,
+)
 from .sync import possibly_capped as round_page
 from .transport import PoliteTransport, RateLimiter, RequestStats, Unclosed, server_time, shrink_on_timeout
 from .values import complete_lists, infer_text_kinds, list_query, to_entity, with_volatile
@@ -78,6 +90,25 @@ class _GraphQLTransport(HTTPXAsyncTransport):
             if not (isinstance(body, dict) and body.get("errors")):
                 self._raise_response_error(response, f"HTTP {response.status_code}")
         return super()._prepare_result(response)
+
+
+@dataclass
+class _Prefetched:
+    """The first answers of a fetch that ``fingerprint`` asked for: the fetch goes on from them."""
+
+    meta: FetchMeta
+    syncs: dict[str, Sync]
+    schema: GraphQLSchema
+    schema_hash: str
+    rest: RestSchema
+    started: datetime | None
+
+
+def _identity(meta: FetchMeta) -> str:
+    """What a fetch cache holds, as one digest (not when it was read, nor from when to ask)."""
+    parts = [meta.fibery_url, meta.space, meta.schema_hash, meta.rest_etag, meta.entities_digest]
+    parts += [f"{key}={entry.fingerprint}" for key, entry in sorted(meta.databases.items())]
+    return "fibery\0" + hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
 class FiberyClient:
@@ -113,6 +144,10 @@ class FiberyClient:
         self._retries = retries
         self._deadline = deadline
         self._full_refresh = full_refresh
+        self._prefetched: _Prefetched | None = None
+        self._saved: FetchMeta | None = None
+        self._id_rows: dict[str, list[list[Any]]] = {}
+        """Per database fetched: its rows projected on ``volatile_keys``, as an id listing answers."""
         self._polite = PoliteTransport(
             transport or httpx.AsyncHTTPTransport(),
             limiter=RateLimiter(requests_per_second),
@@ -146,6 +181,7 @@ class FiberyClient:
         """Fetch every entity of the databases ``select`` keeps (given all discovered ones,
         with their fields, before any entity is fetched: excluded databases cost nothing and
         are returned without entities)."""
+        self._saved = None
         return asyncio.run(self._within_deadline(select, progress))
 
     async def _within_deadline(self, select: Selector, progress: ProgressCallback | None) -> Workspace:
@@ -169,20 +205,74 @@ class FiberyClient:
         syncs = {key: Sync.of(n, entry) for n, (key, entry) in enumerate((meta.databases if meta else {}).items())}
         return meta, {key: sync for key, sync in syncs.items() if sync.entry.since}
 
-    async def _fetch_workspace(self, select: Selector, progress: ProgressCallback | None) -> Workspace:
-        transport = _GraphQLTransport(
+    def fingerprint(self, select: Selector = lambda dbs: dbs) -> str | None:
+        """What the fetch cache holds (a digest), when Fibery confirms that it is current: the
+        requests an incremental fetch starts with (the schema with the changes and id listings
+        riding along, ``GET /api/schema``), then their answers compared with the digests the
+        last fetch recorded, without reading the cached entities. None when anything changed
+        or cannot be confirmed; ``fetch_workspace`` then goes on from those answers, so the
+        check costs no request. After a fetch: what it saved, without asking."""
+        saved, self._saved = self._saved, None
+        if saved is not None:
+            return _identity(saved)
+        if self.cache is None:
+            return None
+        meta, syncs = self._load_syncs()
+        if meta is None or not syncs or len(syncs) != len(meta.databases):
+            return None
+        return asyncio.run(self._confirm_current(meta, syncs, select))
+
+    def _graphql_transport(self) -> _GraphQLTransport:
+        return _GraphQLTransport(
             url=self.connection.endpoint, headers=self._headers(), timeout=self._timeout, transport=self._polite
         )
-        meta, syncs = self._load_syncs()
+
+    async def _confirm_current(self, meta: FetchMeta, syncs: dict[str, Sync], select: Selector) -> str | None:
+        transport = self._graphql_transport()
+        async with Client(transport=transport, execute_timeout=None) as session:
+            (schema, schema_hash), rest = await asyncio.gather(
+                self._introspect(session, list(syncs.values())), self._rest_schema(meta)
+            )
+            started = server_time(transport.response_headers)
+            self._prefetched = _Prefetched(meta, syncs, schema, schema_hash, rest, started)
+            rest_now = (rest.etag, rest.body if rest.etag else None)
+            if schema_hash != meta.schema_hash or rest_now != (meta.rest_etag, meta.rest_schema):
+                return None
+            plans = discover(schema, self.connection.space, rest, self.formats)
+            kept = {id(db) for db in select([p.database for p in plans])}
+            fetched = [p for p in plans if id(p.database) in kept]
+            for plan in fetched:
+                sync = syncs.get(plan.database.key)
+                if sync is None or not plan.since or sync.entry.fingerprint != plan.fingerprint:
+                    return None
+            await self._rounds(session, [listing for sync in syncs.values() for listing in sync.listings])
+        for plan in fetched:
+            sync = syncs[plan.database.key]
+            keys = volatile_keys(plan)
+            rows = [[row.get(key) for key in keys] for row in sync.ids.rows]
+            recent = [to_entity(plan, raw) for raw in sync.changed.rows]
+            if listing_digest(rows, recent, sync.entry.since) != meta.listing_digests.get(plan.database.key):
+                return None
+        log.info("Fibery confirms that nothing changed since the last fetch")
+        self.stats.cached += sum(len(syncs[plan.database.key].ids.rows) for plan in fetched)
+        return _identity(meta)
+
+    async def _fetch_workspace(self, select: Selector, progress: ProgressCallback | None) -> Workspace:
+        transport = self._graphql_transport()
+        pre, self._prefetched = self._prefetched, None
+        meta, syncs = (pre.meta, pre.syncs) if pre else self._load_syncs()
         async with Client(transport=transport, execute_timeout=None) as session:
             # The cached entities are parsed in a thread while the first requests travel.
             loading = (
                 asyncio.create_task(asyncio.to_thread(self.cache.load_entities, meta)) if syncs and self.cache else None
             )
-            (schema, schema_hash), rest = await asyncio.gather(
-                self._introspect(session, list(syncs.values())), self._rest_schema(meta)
-            )
-            started = server_time(transport.response_headers)
+            if pre:  # ``fingerprint`` asked already
+                (schema, schema_hash), rest, started = (pre.schema, pre.schema_hash), pre.rest, pre.started
+            else:
+                (schema, schema_hash), rest = await asyncio.gather(
+                    self._introspect(session, list(syncs.values())), self._rest_schema(meta)
+                )
+                started = server_time(transport.response_headers)
             plans = discover(schema, self.connection.space, rest, self.formats)
             kept = {id(db) for db in select([p.database for p in plans])}
             fetched = [p for p in plans if id(p.database) in kept]
@@ -361,6 +451,10 @@ class FiberyClient:
         A page that times out is asked again at half the size."""
         entities = plan.database.entities
         seen, before, size = {e.id for e in entities}, len(entities), self.page_size
+        keys = volatile_keys(plan)
+        id_rows = self._id_rows.setdefault(plan.database.key, [])
+        if offset == 0:
+            id_rows.clear()
         while True:
             rows = await self._page(session, plan, size + 1, offset)
             if rows is None:
@@ -375,6 +469,7 @@ class FiberyClient:
                 if entity.id not in seen:
                     seen.add(entity.id)
                     entities.append(entity)
+                    id_rows.append([raw.get(key) for key in keys])
             if self.on_entities:
                 self.on_entities(plan.database, entities[arrived:])
             if progress:
@@ -482,6 +577,8 @@ class FiberyClient:
             self.on_entities(plan.database, list(changed.values()))
         previous = {e.id: e for e in cached}
         entities, seen = plan.database.entities, set()
+        keys = volatile_keys(plan)
+        self._id_rows[plan.database.key] = [[row.get(key) for key in keys] for row in sync.ids.rows]
         volatile = plan.volatile_selection != "id"
         for row in sync.ids.rows:
             entity_id = str(row["id"])
@@ -512,11 +609,13 @@ class FiberyClient:
         while their list query is unchanged."""
         assert self.cache is not None
         current = {p.database.key: p for p in plans}
-        databases, entities = {}, {}
+        databases, entities, digests = {}, {}, {}
         for key, entry in (meta.databases if meta else {}).items():
             plan = current.get(key)
             if plan and plan not in fetched and plan.fingerprint == entry.fingerprint and key in cached:
                 databases[key], entities[key] = entry, cached[key]
+                if meta and key in meta.listing_digests:
+                    digests[key] = meta.listing_digests[key]
         for plan in fetched:
             db = plan.database
             since = next_since(db.entities, started) if plan.since else None
@@ -525,6 +624,8 @@ class FiberyClient:
                 since=since, by_id=plan.by_id, volatile=plan.volatile_selection,
             )  # fmt: skip
             entities[db.key] = db.entities
+            if since and db.key in self._id_rows:
+                digests[db.key] = listing_digest(self._id_rows[db.key], db.entities, since)
         if meta is not None and meta.schema_hash != schema_hash:
             log.info("Fibery's schema changed: databases whose list query changed were read in full")
         now = fibery_datetime(datetime.now(UTC))
@@ -538,9 +639,11 @@ class FiberyClient:
             rest_etag=rest.etag,
             rest_schema=rest.body if rest.etag else None,
             databases=databases,
+            listing_digests=digests,
         )
         rewrite = entities_changed or meta is None or set(entities) != set(cached)
         self.cache.save(new_meta, entities if rewrite else None, previous=meta)
+        self._saved = new_meta
 
 
 class _TimedOut(Exception):

@@ -81,6 +81,10 @@ class FetchMeta(BaseModel):
     rest_schema: dict[str, Any] | None = None
     databases: dict[str, CachedDatabase]
     entities_digest: str = ""
+    listing_digests: dict[str, str] = {}
+    """Per database: what its id listing and its changes since ``since`` will answer if
+    nothing changed (``sync.listing_digest``): lets a build confirm, from those answers
+    alone, that the cached entities are current, without reading them."""
 
 
 class FetchCache:

@@ -64,7 +64,8 @@ class RateLimiter:
         self._next = 0.0
         self._in_flight = 0
         self._slots = 0
-        self._lock = asyncio.Lock()
+        self._lock: asyncio.Lock | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def _delay(self, now: float) -> float:
         """Seconds until a request may start, counted from ``now``."""
@@ -75,6 +76,9 @@ class RateLimiter:
 
     async def acquire(self) -> int:
         """Wait for the next start (and a free place in flight); return the slot to ``release``."""
+        loop = asyncio.get_running_loop()
+        if self._lock is None or self._loop is not loop:  # a client may fetch in several event loops
+            self._lock, self._loop = asyncio.Lock(), loop
         async with self._lock:
             while self._in_flight >= self.concurrency:
                 await asyncio.sleep(0.01)
