@@ -241,6 +241,32 @@ def test_an_unchanged_snapshot_is_not_read_again(tmp_path: Path, monkeypatch: py
     assert changed.written > 0 and changed.content_hash != first.content_hash
 
 
+def test_a_page_that_times_out_is_halved_and_the_size_that_worked_is_remembered(project: Project, fake: ff.FakeFibery):
+    """Pages start at ``page_size``; one that times out is asked again at half the size, and
+    the next full read of that database starts at the size that worked (FetchMeta.page_sizes)."""
+
+    def large_pages_hang(ctx: ff.FaultContext) -> object:
+        for root in ctx.root_fields():
+            limit = next((a.value for a in root.arguments or () if a.name.value == "limit"), None)
+            if root.name.value.startswith("find") and int(getattr(limit, "value", 0)) > 21:
+                return ff.HANG
+        return None
+
+    fake.faults.append(large_pages_hang)
+    project.build(page_size=40, timeout=0.5)
+    meta_file = next((project.root / ".cache").rglob("meta.json"))
+    meta = json.loads(meta_file.read_text())
+    assert set(meta["page_sizes"].values()) == {20}
+    meta["full_at"] = "2000-01-01T00:00:00.000Z"  # the next build reads everything again
+    meta_file.write_text(json.dumps(meta))
+    fake.stats.reset()
+    report, _ = project.build(page_size=40, timeout=0.5)
+    assert all(e.status is not None for e in fake.stats.log)  # no page hung: each started at 20
+    assert report.written == 0
+    fake.faults.clear()
+    project.same_as_full_build()
+
+
 def test_builds_are_deterministic(tmp_path: Path, fake: ff.FakeFibery, monkeypatch: pytest.MonkeyPatch) -> None:
     one = Project(tmp_path / "one", fake, monkeypatch)
     a, _ = one.build()

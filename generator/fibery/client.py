@@ -145,6 +145,8 @@ class FiberyClient:
         self._deadline = deadline
         self._full_refresh = full_refresh
         self._prefetched: _Prefetched | None = None
+        self._page_sizes: dict[str, int] = {}
+        """Per database: the page size to read it with (``page_size`` unless a page timed out)."""
         self._saved: FetchMeta | None = None
         self._id_rows: dict[str, list[list[Any]]] = {}
         """Per database fetched: its rows projected on ``volatile_keys``, as an id listing answers."""
@@ -197,6 +199,8 @@ class FiberyClient:
         """The cached fetch and how to bring each database of it up to date, unless the
         last full read is older than ``full_refresh`` (see ``docs/architecture.md``)."""
         meta = self.cache.load_meta() if self.cache else None
+        if meta is not None:
+            self._page_sizes.update(meta.page_sizes)
         if meta is not None and self._full_refresh is not None:
             full_at = parse_datetime(meta.full_at)
             if full_at is None or datetime.now(UTC) - full_at > self._full_refresh:
@@ -450,7 +454,8 @@ class FiberyClient:
         another page exists, so a database of exactly k pages costs k requests, not k + 1.
         A page that times out is asked again at half the size."""
         entities = plan.database.entities
-        seen, before, size = {e.id for e in entities}, len(entities), self.page_size
+        seen, before = {e.id for e in entities}, len(entities)
+        size = min(self.page_size, self._page_sizes.get(plan.database.key, self.page_size))
         keys = volatile_keys(plan)
         id_rows = self._id_rows.setdefault(plan.database.key, [])
         if offset == 0:
@@ -470,12 +475,13 @@ class FiberyClient:
                     seen.add(entity.id)
                     entities.append(entity)
                     id_rows.append([raw.get(key) for key in keys])
-            if self.on_entities:
-                self.on_entities(plan.database, entities[arrived:])
+            if self.on_entities:  # in a thread: the event loop sends the next requests on time meanwhile
+                await asyncio.to_thread(self.on_entities, plan.database, entities[arrived:])
             if progress:
                 progress(plan.database.title, len(entities))
             offset += min(len(rows), size)
             if len(rows) <= size:
+                self._page_sizes[plan.database.key] = size  # what worked, for the next full read
                 self.stats.fetched += len(entities) - before
                 return offset if round_page(len(rows)) else None
 
@@ -640,6 +646,7 @@ class FiberyClient:
             rest_schema=rest.body if rest.etag else None,
             databases=databases,
             listing_digests=digests,
+            page_sizes={key: self._page_sizes[key] for key in databases if key in self._page_sizes},
         )
         rewrite = entities_changed or meta is None or set(entities) != set(cached)
         self.cache.save(new_meta, entities if rewrite else None, previous=meta)

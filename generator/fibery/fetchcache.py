@@ -81,6 +81,9 @@ class FetchMeta(BaseModel):
     rest_schema: dict[str, Any] | None = None
     databases: dict[str, CachedDatabase]
     entities_digest: str = ""
+    page_sizes: dict[str, int] = {}
+    """Per database: the list page size its last full read ended with (halved on each
+    timeout), where the next full read starts."""
     listing_digests: dict[str, str] = {}
     """Per database: what its id listing and its changes since ``since`` will answer if
     nothing changed (``sync.listing_digest``): lets a build confirm, from those answers

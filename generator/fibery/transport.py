@@ -15,7 +15,6 @@ import email.utils
 import logging
 import math
 import time
-from collections import deque
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
@@ -50,6 +49,9 @@ class RateLimiter:
     a request reaches it up to 60 ms later than another (network and scheduling jitter).
     When an answer comes does not matter; at most ``concurrency`` requests are in flight.
 
+    A start is when the request's headers go out (``sent``, from httpcore's trace), not
+    when ``acquire`` let it go: a request held back in the client (a busy event loop, a
+    connection being opened) does not shorten the gap the server sees before the next.
     ``acquire`` waits for the next start and returns a slot number; ``release`` it when the
     answer (or the failure) is in, which frees room for another concurrent request."""
 
@@ -60,8 +62,9 @@ class RateLimiter:
         self.per_window = max(1, math.floor(rate))
         self.interval = 1.0 / rate
         self.concurrency = concurrency or 2 * self.per_window
-        self._starts: deque[float] = deque(maxlen=self.per_window)
-        self._next = 0.0
+        self._starts: dict[int, float] = {}
+        """Slot → when its request started (taken when it is let go, moved to when its
+        headers are actually sent, ``sent``), for the last few slots."""
         self._in_flight = 0
         self._slots = 0
         self._lock: asyncio.Lock | None = None
@@ -69,9 +72,13 @@ class RateLimiter:
 
     def _delay(self, now: float) -> float:
         """Seconds until a request may start, counted from ``now``."""
-        delay = self._next - now
-        if len(self._starts) == self.per_window:
-            delay = max(delay, self._starts[0] + self.WINDOW - now)
+        starts = sorted(self._starts.values())
+        if not starts:
+            return 0.0
+        delay = starts[-1] + self.interval - now
+        recent = [t for t in starts if t > now - self.WINDOW]
+        if len(recent) >= self.per_window:
+            delay = max(delay, recent[-self.per_window] + self.WINDOW - now)
         return delay
 
     async def acquire(self) -> int:
@@ -84,12 +91,18 @@ class RateLimiter:
                 await asyncio.sleep(0.01)
             while (delay := self._delay(time.monotonic())) > 0:
                 await asyncio.sleep(delay)
-            now = time.monotonic()
-            self._starts.append(now)
-            self._next = now + self.interval
             self._in_flight += 1
             self._slots += 1
+            self._starts[self._slots] = time.monotonic()
+            for old in [slot for slot in self._starts if slot <= self._slots - 4 * self.per_window]:
+                del self._starts[old]
             return self._slots
+
+    def sent(self, slot: int) -> None:
+        """The request of ``slot`` is going out only now (its connection was slow to come,
+        or the event loop was busy): count it from now."""
+        if slot in self._starts:
+            self._starts[slot] = max(self._starts[slot], time.monotonic())
 
     def release(self, slot: int) -> None:
         """The request of ``slot`` was answered (or failed)."""
@@ -185,8 +198,17 @@ class PoliteTransport(httpx.AsyncBaseTransport):
         self._backoff = backoff
         self._deadline = deadline
 
-    async def _attempt(self, request: httpx.Request) -> httpx.Response:
+    async def _attempt(self, request: httpx.Request, slot: int) -> httpx.Response:
         started = time.monotonic()
+        traced = request.extensions.get("trace")
+
+        async def trace(event: str, info: dict[str, Any]) -> None:
+            if event.endswith("send_request_headers.started"):  # http11. / http2.
+                self._limiter.sent(slot)
+            if traced is not None:
+                await traced(event, info)
+
+        request.extensions = {**request.extensions, "trace": trace}
         response = await asyncio.wait_for(self._inner.handle_async_request(request), self._deadline)
         response.stream = _Deadline(response.stream, request, started + self._deadline)
         if not request.url.path.startswith("/api/files/"):
@@ -201,7 +223,7 @@ class PoliteTransport(httpx.AsyncBaseTransport):
         while True:
             slot = await self._limiter.acquire()
             try:
-                response: httpx.Response | None = await self._attempt(request)
+                response: httpx.Response | None = await self._attempt(request, slot)
             except (*RETRIED_ERRORS, TimeoutError) as exc:  # type: ignore[misc]  # a tuple of exception types
                 self._stats.record(0)
                 timed_out = isinstance(exc, httpx.TimeoutException | TimeoutError)
