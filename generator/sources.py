@@ -94,7 +94,7 @@ class FiberySource:
     def fingerprint(self) -> str | None:
         """What the fetch cache holds, once Fibery has confirmed that nothing in it changed
         (``FiberyClient.fingerprint``; after ``load``, of what it just fetched)."""
-        return self.client.fingerprint(self._select)
+        return self.client.fingerprint()
 
 
 class SnapshotSource:

@@ -209,7 +209,7 @@ class FiberyClient:
         syncs = {key: Sync.of(n, entry) for n, (key, entry) in enumerate((meta.databases if meta else {}).items())}
         return meta, {key: sync for key, sync in syncs.items() if sync.entry.since}
 
-    def fingerprint(self, select: Selector = lambda dbs: dbs) -> str | None:
+    def fingerprint(self) -> str | None:
         """What the fetch cache holds (a digest), when Fibery confirms that it is current: the
         requests an incremental fetch starts with (the schema with the changes and id listings
         riding along, ``GET /api/schema``), then their answers compared with the digests the
@@ -224,42 +224,47 @@ class FiberyClient:
         meta, syncs = self._load_syncs()
         if meta is None or not syncs or len(syncs) != len(meta.databases):
             return None
-        return asyncio.run(self._confirm_current(meta, syncs, select))
+        return asyncio.run(self._confirm_current(meta, syncs))
 
     def _graphql_transport(self) -> _GraphQLTransport:
         return _GraphQLTransport(
             url=self.connection.endpoint, headers=self._headers(), timeout=self._timeout, transport=self._polite
         )
 
-    async def _confirm_current(self, meta: FetchMeta, syncs: dict[str, Sync], select: Selector) -> str | None:
+    async def _confirm_current(self, meta: FetchMeta, syncs: dict[str, Sync]) -> str | None:
         transport = self._graphql_transport()
         async with Client(transport=transport, execute_timeout=None) as session:
-            (schema, schema_hash), rest = await asyncio.gather(
-                self._introspect(session, list(syncs.values())), self._rest_schema(meta)
+            (introspection, schema_hash), rest = await asyncio.gather(
+                self._read_schema(session, list(syncs.values())), self._rest_schema(meta)
             )
             started = server_time(transport.response_headers)
-            self._prefetched = _Prefetched(meta, syncs, schema, schema_hash, rest, started)
             rest_now = (rest.etag, rest.body if rest.etag else None)
-            if schema_hash != meta.schema_hash or rest_now != (meta.rest_etag, meta.rest_schema):
-                return None
-            plans = discover(schema, self.connection.space, rest, self.formats)
-            kept = {id(db) for db in select([p.database for p in plans])}
-            fetched = [p for p in plans if id(p.database) in kept]
-            for plan in fetched:
-                sync = syncs.get(plan.database.key)
-                if sync is None or not plan.since or sync.entry.fingerprint != plan.fingerprint:
-                    return None
-            await self._rounds(session, [listing for sync in syncs.values() for listing in sync.listings])
-        for plan in fetched:
-            sync = syncs[plan.database.key]
-            keys = volatile_keys(plan)
-            rows = [[row.get(key) for key in keys] for row in sync.ids.rows]
-            recent = [to_entity(plan, raw) for raw in sync.changed.rows]
-            if listing_digest(rows, recent, sync.entry.since) != meta.listing_digests.get(plan.database.key):
+            # The same schema and REST schema as the last fetch (whose databases and list
+            # queries the digests were recorded for): no need to build the schema again.
+            same = schema_hash == meta.schema_hash and rest_now == (meta.rest_etag, meta.rest_schema)
+            if same and meta.listing_digests:
+                await self._rounds(session, [listing for sync in syncs.values() for listing in sync.listings])
+            current = (
+                same
+                and bool(meta.listing_digests)
+                and all(
+                    key in syncs and self._listed(syncs[key]) == digest for key, digest in meta.listing_digests.items()
+                )
+            )
+            if not current:  # ``fetch_workspace`` goes on from these answers
+                self._prefetched = _Prefetched(meta, syncs, self._schema(introspection), schema_hash, rest, started)
                 return None
         log.info("Fibery confirms that nothing changed since the last fetch")
-        self.stats.cached += sum(len(syncs[plan.database.key].ids.rows) for plan in fetched)
+        self.stats.cached += sum(len(syncs[key].ids.rows) for key in meta.listing_digests)
         return _identity(meta)
+
+    @staticmethod
+    def _listed(sync: Sync) -> str:
+        """The digest of what a sync's listings answered (``sync.listing_digest``)."""
+        keys = sync.entry.volatile_keys
+        rows = [[row.get(key) for key in keys] for row in sync.ids.rows]
+        recent = [(str(row["id"]), row.get("modificationDate")) for row in sync.changed.rows]
+        return listing_digest(rows, recent, sync.entry.since)
 
     async def _fetch_workspace(self, select: Selector, progress: ProgressCallback | None) -> Workspace:
         transport = self._graphql_transport()
@@ -358,7 +363,12 @@ class FiberyClient:
     # ----------------------------------------------------------------------- schema
 
     async def _introspect(self, session: Any, syncs: list[Sync] | None = None) -> tuple[GraphQLSchema, str]:
-        """Read the schema (and its hash); the first page of each sync's listings rides along.
+        """Read the schema (and its hash); the first page of each sync's listings rides along."""
+        introspection, digest = await self._read_schema(session, syncs)
+        return self._schema(introspection), digest
+
+    async def _read_schema(self, session: Any, syncs: list[Sync] | None = None) -> tuple[dict[str, Any], str]:
+        """The introspection answer and its hash; the first page of each sync's listings rides along.
 
         If those cached queries no longer fit the schema (a field was removed), Fibery
         rejects the whole request: the schema is then read alone, one request more."""
@@ -378,13 +388,17 @@ class FiberyClient:
         if data is None:
             data = await self._execute(session, document, "reading the schema")
         introspection = {"__schema": (data or {}).get("__schema")}
+        return introspection, hashlib.sha256(json.dumps(introspection, sort_keys=True).encode()).hexdigest()[:32]
+
+    def _schema(self, introspection: dict[str, Any]) -> GraphQLSchema:
+        """The schema of an introspection answer, checked to hold databases."""
         try:
             schema = build_client_schema(introspection)  # type: ignore[arg-type]  # checked by graphql-core
         except (TypeError, KeyError, ValueError) as exc:
             raise FiberyError(f"Fibery sent an unusable schema: {exc}") from None
         if not database_queries(schema):
             raise FiberyError(self._no_databases_message())
-        return schema, hashlib.sha256(json.dumps(introspection, sort_keys=True).encode()).hexdigest()[:32]
+        return schema
 
     def _no_databases_message(self) -> str:
         conn = self.connection
@@ -620,18 +634,17 @@ class FiberyClient:
             plan = current.get(key)
             if plan and plan not in fetched and plan.fingerprint == entry.fingerprint and key in cached:
                 databases[key], entities[key] = entry, cached[key]
-                if meta and key in meta.listing_digests:
-                    digests[key] = meta.listing_digests[key]
         for plan in fetched:
             db = plan.database
             since = next_since(db.entities, started) if plan.since else None
             databases[db.key] = CachedDatabase(
                 fingerprint=plan.fingerprint, query=db.query, order_by=plan.order_by, selection=plan.selection,
-                since=since, by_id=plan.by_id, volatile=plan.volatile_selection,
+                since=since, by_id=plan.by_id, volatile=plan.volatile_selection, volatile_keys=volatile_keys(plan),
             )  # fmt: skip
             entities[db.key] = db.entities
             if since and db.key in self._id_rows:
-                digests[db.key] = listing_digest(self._id_rows[db.key], db.entities, since)
+                recent = [(e.id, e.modification_date) for e in db.entities]
+                digests[db.key] = listing_digest(self._id_rows[db.key], recent, since)
         if meta is not None and meta.schema_hash != schema_hash:
             log.info("Fibery's schema changed: databases whose list query changed were read in full")
         now = fibery_datetime(datetime.now(UTC))

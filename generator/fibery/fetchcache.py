@@ -60,6 +60,8 @@ class CachedDatabase(BaseModel):
     """``modificationDate`` bound of the next fetch; None: fetch the database in full."""
     by_id: bool = False
     volatile: str = "id"
+    volatile_keys: list[str] = []
+    """The keys of the id listing's rows: ``id`` and the volatile fields."""
     """What is read again for every entity on each incremental fetch: its id (deletions) and
     the fields that can change without its ``modificationDate`` (collections, formulas)."""
 

@@ -136,16 +136,16 @@ def volatile_keys(plan: DatabasePlan) -> list[str]:
     return ["id", *(p.field.key for p in plan.fields if p.volatile)]
 
 
-def listing_digest(id_rows: list[list[Any]], recent: list[Entity], since: str | None) -> str:
+def listing_digest(id_rows: list[list[Any]], recent: list[tuple[str, str | None]], since: str | None) -> str:
     """What an incremental fetch's listings answer for one database, as one digest: every
     entity's id and volatile values in order (``id_rows``, projected on ``volatile_keys``)
     and the (id, ``modificationDate``) of those modified after ``since`` (``recent``: a
     rebuild asks for them again). Equal digests: the cached entities are current."""
     bound = parse_datetime(since) if since else None
     again = sorted(
-        (e.id, str(e.modification_date))
-        for e in recent
-        if bound is None or (moment := parse_datetime(e.modification_date)) is None or moment > bound
+        (entity_id, str(modified))
+        for entity_id, modified in recent
+        if bound is None or (moment := parse_datetime(modified)) is None or moment > bound
     )
     data = json.dumps([id_rows, again], sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(data.encode()).hexdigest()
