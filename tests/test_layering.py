@@ -26,7 +26,7 @@ STAGES: list[tuple[str, set[str]]] = [
     ("render", {"render", "fields", "article", "badges", "diagram", "feed", "external_images", "keys", "plugins"}),
     ("write", {"writer", "search"}),
     ("report", {"report", "status", "summary"}),
-    ("commands", {"build", "serve", "cli", "__main__", "store", "scaffold", "deploycheck", "check", "api"}),
+    ("commands", {"build", "nochange", "serve", "cli", "__main__", "store", "scaffold", "deploycheck", "check", "api"}),
 ]
 RENDERING = {"render", "fields", "article", "badges", "diagram", "feed", "keys", "writer", "status"}
 KNOWN_UPWARD: set[tuple[str, str]] = set()
