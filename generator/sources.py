@@ -31,7 +31,9 @@ DEMO_SNAPSHOT = "demo/workspace.json"
 
 
 class Source(Protocol):
-    """Anything that can produce a ``Workspace``."""
+    """Anything that can produce a ``Workspace``. A source may also offer ``fingerprint()
+    -> str | None``: a cheap digest of what ``load`` would return (``nochange.py``); one
+    without it is always loaded."""
 
     stats: RequestStats
 
