@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import plugins, search
+from . import nochange, plugins, search
 from .cache import BuildCache
 from .config import SiteConfig, template_dirs
 from .errors import RenderError
@@ -98,6 +98,17 @@ def build(
     with OutputLock(out):
         recover_output(out)
         clock = Clock()
+        # Nothing changed (nochange.py): decided before any work that grows with N.
+        stamp = nochange.fingerprint(source, config, root) if cache and renderers is None else None
+        clock.lap("fetch")
+        if cache and stamp and (same := nochange.unchanged(cache, out, stamp, source.stats)):
+            clock.lap("check")
+            same.durations = dict(clock.durations)
+            return same
+        loaded = source.load()
+        # Taken at once (a live source's is what it just fetched): the stamp this build records.
+        after = nochange.fingerprint(source, config, root) if cache and renderers is None else None
+        stamp = stamp or after
         context = BuildContext(
             config=config,
             root=root,
@@ -109,7 +120,7 @@ def build(
             cache=cache,
             on_page=on_page,
         )
-        published = apply_publish_rules(source.load(), config)
+        published = apply_publish_rules(loaded, config)
         # Files only now, and only the published ones: hidden content's files are never fetched.
         published = published.with_files(source.files(published.referenced_files()))
         workspace = clean_names(published.in_stable_order())
@@ -125,9 +136,12 @@ def build(
         # the cycle collector walking it on every full collection while pages are made.
         gc.freeze()
         try:
-            return _build(context, workspace, source, clock)
+            report = _build(context, workspace, source, clock)
         finally:
             gc.unfreeze()
+        if cache:
+            nochange.record(cache, out, stamp, report)
+        return report
 
 
 _NAMED_KINDS = frozenset({FieldKind.STATE, FieldKind.SELECT, FieldKind.MULTI_SELECT, FieldKind.USER, FieldKind.USERS})

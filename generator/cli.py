@@ -6,6 +6,7 @@ given. Errors are ``GenError``s: one line on stderr and a distinct exit code.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
@@ -13,10 +14,9 @@ import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
 
 from . import __version__, plugins
 from .build import build
@@ -30,8 +30,18 @@ from .sources import BUILTIN_SOURCES, Source, as_source, write_snapshot
 from .summary import write_job_summary
 from .text import RichText
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
 log = logging.getLogger("generator")
-stderr = Console(stderr=True)
+
+
+@functools.cache
+def _stderr() -> Console:
+    """The console progress is drawn on (rich is loaded on first use: not by ``gen -q``)."""
+    from rich.console import Console
+
+    return Console(stderr=True)
 
 
 def source_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -91,7 +101,7 @@ def _configure_logging(ctx: click.Context) -> bool:
     quiet = bool(ctx.meta.get("quiet"))
     verbosity = -1 if quiet else int(ctx.meta.get("verbose") or 0)
     setup_logging(verbosity, json_format=ctx.meta.get("log_format") == "json")
-    return not quiet and stderr.is_terminal
+    return not quiet and _stderr().is_terminal
 
 
 def make_source(
@@ -131,7 +141,9 @@ def make_source(
         "rich_text_formats": rich_text_formats,
     }
     options.update({key: value for key, value in given.items() if value is not None})
-    return as_source(plugins.make_source(config, name, options, BUILTIN_SOURCES))
+    # --demo and --snapshot name the built-in sources: no plugin look-up (importlib.metadata).
+    chosen = plugins.make_source(config, name, options, BUILTIN_SOURCES, builtin=demo or snapshot is not None)
+    return as_source(chosen)
 
 
 @contextmanager
@@ -143,7 +155,7 @@ def progress_display(enabled: bool) -> Iterator[tuple[Callable[[str, int], None]
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn  # only on a terminal
 
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
-    with Progress(*columns, console=stderr, transient=True) as bar:
+    with Progress(*columns, console=_stderr(), transient=True) as bar:
         tasks: dict[str, Any] = {}
 
         def fetched(title: str, count: int) -> None:
@@ -342,6 +354,8 @@ def segments_command(
     with progress_display(show_progress) as (fetched, _):
         segments = _segments_loader(config, database, fetched, **source_args)()
     if fmt == "table":
+        from rich.console import Console
+
         seg.print_table(segments, Console())
     else:
         _write_stdout(seg.to_json(segments) if fmt == "json" else seg.to_csv(segments))

@@ -20,17 +20,16 @@ import json
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
-
-from rich import box
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING, Any
 
 from .model import Database, Entity, Field, FieldKind, Workspace
 from .naming import name_key
 from .publish import find_database
 from .text import plain_text
+
+if TYPE_CHECKING:  # rich is loaded by the table only: `gen` itself starts without it
+    from rich.console import Console
+    from rich.table import Table
 
 log = logging.getLogger(__name__)
 
@@ -292,6 +291,10 @@ def _short(text: str, kind: FieldKind) -> str:
 
 def segments_table(segments: Segments, *, terminal: bool) -> Table:
     """A rich table of the segments; borders and title only on a terminal."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(
         title=f"{segments.database} ({len(segments.items)})" if terminal else None,
         box=box.SIMPLE_HEAD if terminal else None,

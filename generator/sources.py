@@ -14,6 +14,7 @@ build, and the demo is just a snapshot inside the package.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
@@ -23,12 +24,12 @@ from pydantic import ValidationError
 
 from .config import Connection, SiteConfig
 from .errors import ConfigError, SnapshotError
-from .fibery import PAGE_FORMATS, FetchCache, FiberyClient, ProgressCallback, RequestStats, Selector
-from .files import FilePolicy
+from .fibery.stats import PAGE_FORMATS, RequestStats
 from .model import SNAPSHOT_VERSION, Workspace
 
 if TYPE_CHECKING:
     from .cache import BuildCache
+    from .fibery import FiberyClient, ProgressCallback, Selector
     from .text import RichText
 
 DEMO_SNAPSHOT = "demo/workspace.json"
@@ -36,7 +37,9 @@ DEMO_SNAPSHOT = "demo/workspace.json"
 
 @runtime_checkable
 class Source(Protocol):
-    """Anything that can produce a ``Workspace`` and the files it references."""
+    """Anything that can produce a ``Workspace`` and the files it references. A source may
+    also offer ``fingerprint() -> str | None``: a cheap digest of what ``load`` would return
+    (``nochange.py``); one without it is always loaded."""
 
     stats: RequestStats
 
@@ -125,6 +128,9 @@ class FiberySource:
         build's fetch and download caches when it has them. The fetch waits on Fibery's
         3 requests/s most of the time: each page's rich text is prepared as it arrives, by the
         build's ``rich_text``, rather than in the render phase."""
+        from .fibery import FetchCache, FiberyClient  # httpx, gql: live builds only
+        from .files import FilePolicy
+
         fetch_cache = None
         if build_cache is not None:
             folder = build_cache.fetch_folder(connection.fibery_url, connection.space)
@@ -150,6 +156,11 @@ class FiberySource:
         download cache when the build has one."""
         return self.client.download_files(secrets)
 
+    def fingerprint(self) -> str | None:
+        """What the fetch cache holds, once Fibery has confirmed that nothing in it changed
+        (``FiberyClient.fingerprint``; after ``load``, of what it just fetched)."""
+        return self.client.fingerprint()
+
 
 class SnapshotSource:
     """A workspace saved earlier with ``gen pull`` (no network)."""
@@ -158,6 +169,15 @@ class SnapshotSource:
         self.path = path
         self.stats = RequestStats()
         self._carried: dict[str, str] = {}
+
+    def fingerprint(self) -> str | None:
+        """The snapshot file's identity (any write changes its ctime), without reading it."""
+        try:
+            info = os.stat(self.path)
+        except OSError:
+            return None
+        parts = (self.path.resolve(), info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+        return "snapshot\0" + "\0".join(map(str, parts))
 
     def load(self) -> Workspace:
         try:

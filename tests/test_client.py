@@ -328,6 +328,29 @@ def test_a_read_downloads_no_file_and_the_files_step_does(fibery) -> None:
     assert client.download_files([]) == {}
 
 
+def test_rate_limiter_counts_from_starts_not_answers() -> None:
+    """Slow answers do not hold the next start back (the 4th starts ~1.06 s after the 1st,
+    before any answer), but at most ``concurrency`` requests are in flight."""
+    import asyncio
+
+    async def six_slow_requests() -> list[float]:
+        limiter, starts = RateLimiter(3.0, concurrency=4), []
+
+        async def request() -> None:
+            slot = await limiter.acquire()
+            starts.append(time.monotonic())
+            await asyncio.sleep(1.6)
+            limiter.release(slot)
+
+        await asyncio.gather(*(request() for _ in range(6)))
+        return sorted(starts)
+
+    starts = asyncio.run(six_slow_requests())
+    assert all(b - a >= RateLimiter.WINDOW for a, b in zip(starts, starts[3:], strict=False))
+    assert starts[3] - starts[0] < 1.6  # started before the first answer came
+    assert starts[4] - starts[0] >= 1.6  # the 5th waited for an answer: 4 in flight at most
+
+
 def test_retry_delay_reads_retry_after_seconds_and_dates() -> None:
     assert retry_delay(httpx.Response(429, headers={"Retry-After": "3"}), 1, 1.0) == 3.0
     assert retry_delay(httpx.Response(429), 3, 1.0) == 4.0

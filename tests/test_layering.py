@@ -26,7 +26,7 @@ STAGES: list[tuple[str, set[str]]] = [
     ("site", {"site", "article", "badges", "diagram", "feed", "external_images", "plugins"}),
     ("write", {"search"}),
     ("report", {"report", "summary"}),
-    ("commands", {"build", "serve", "cli", "__main__", "store", "scaffold", "deploycheck", "check", "api"}),
+    ("commands", {"build", "nochange", "serve", "cli", "__main__", "store", "scaffold", "deploycheck", "check", "api"}),
 ]
 RENDERING = {"site", "article", "badges", "diagram", "feed"}
 """``site/`` (plan, links, fields, Jinja, pages, keys, render state, writer, status page)

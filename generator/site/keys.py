@@ -61,6 +61,14 @@ def global_key(config: SiteConfig, dirs: list[str], renderers: FieldRenderers, *
     return digest.hexdigest()
 
 
+def content_digest(content_dir: Path) -> str:
+    """The files of ``content_dir`` (the Markdown pages), as one digest."""
+    digest = hashlib.sha256()
+    for name, data in _files_under(content_dir):
+        digest.update(f"{name}\0{_digest(data)}\0".encode())
+    return digest.hexdigest()
+
+
 def entity_digests(workspace: Workspace) -> dict[str, bytes]:
     """Each entity's digest (its id, name, dates and every value)."""
     return {
