@@ -488,13 +488,13 @@ def test_rate_limit_counts_from_arrival_or_from_handling(client):
 
     for mode, refused in (("arrival", 0), ("handling", 1)):
         with FakeFibery(SNAPSHOT, count_from=mode) as f, concurrent.futures.ThreadPoolExecutor(4) as pool:
-            f.faults.append(ff.delay(0.5, count=1))  # the first answer is slow
-            slow = pool.submit(gql, client, f, "{me{email}}")
-            time.sleep(0.1)
-            for _ in range(2):
+            f.faults.append(ff.delay(0.6, count=1))  # the first answer is slow
+            start = time.monotonic()
+            pool.submit(gql, client, f, "{me{email}}").result()  # counted at 0 s, or at 0.6 s
+            for _ in range(2):  # counted at about 0.6 s either way
                 assert gql(client, f, "{me{email}}").status_code == 200
-            slow.result()
-            time.sleep(0.55)  # over 1 s after the first arrived, ~0.55 s after it was handled
+            # At 1.25 s the first arrival is out of the last second, its handling is not (±0.3 s).
+            time.sleep(max(0.0, start + 1.25 - time.monotonic()))
             r = gql(client, f, "{me{email}}")
             assert (r.status_code == 429) == bool(refused), mode
     with pytest.raises(ValueError, match="count_from"):
