@@ -29,6 +29,7 @@ from . import nochange, plugins, search
 from .cache import BuildCache
 from .config import SiteConfig, template_dirs
 from .errors import RenderError
+from .files import write_atomically
 from .logs import add_file_secret
 from .model import FieldKind, Workspace
 from .naming import display_name
@@ -37,7 +38,7 @@ from .report import BuildReport, Clock
 from .search import index_site
 from .site.fields import FieldRenderers
 from .site.keys import entity_digests, entity_keys, global_key, site_key
-from .site.state import RenderState, load_render_state, save_render_state
+from .site.state import RenderState, links_file, load_render_state, save_render_state
 from .site.status import STATUS_PAGE, status_page
 from .site.writer import SITE_MARKER, OutputLock, SiteWriter, check_output, recover_output
 from .sources import Source
@@ -222,7 +223,7 @@ def _build(context: BuildContext, workspace: Workspace, source: Source, clock: C
         report.unpublished_links = sum(unpublished.values())
         report.content_hash = writer.content_hash()
         _build_meta(writer, renderer, report, clock, previous.content_hash if previous else _old_hash(out))
-        _check_links(writer.staging, config)
+        _check_links(writer, config, context.cache)
         writer.commit()
         report.files, report.written, report.deleted = writer.files, writer.written, writer.deleted
         report.durations = dict(clock.durations)
@@ -238,19 +239,34 @@ def _build(context: BuildContext, workspace: Workspace, source: Source, clock: C
     return report
 
 
-def _check_links(site: Path, config: SiteConfig) -> None:
+def _check_links(writer: SiteWriter, config: SiteConfig, cache: BuildCache | None) -> None:
     """Run `gen check` on the staged site, before the swap: each problem is a warning, and
     with ``strict`` the build fails (the previous site stays). A site `gen build` produced
-    must pass `gen check`."""
-    from .check import check_site
+    must pass `gen check`.
 
-    problems = check_site(site, allow_orphans=("status.html",)).problems
+    The links and ids of each page are remembered by the digest of its bytes (beside the
+    render cache), so a rebuild reads and parses only the pages it wrote; the crawl itself
+    goes over the whole site, as `gen check` does."""
+    from .check import PageFacts, check_site
+
+    facts_file = links_file(cache.render, writer.out) if cache else None
+    facts = PageFacts.load(facts_file) if facts_file and cache and cache.read else PageFacts()
+    digests = {path: record[0] for path, record in writer.records.items() if path.endswith(".html")}
+    report = check_site(
+        writer.staging, allow_orphans=("status.html",), files=writer.records, digests=digests, facts=facts
+    )
+    problems = report.problems
     for problem in problems[:20]:
         log.warning("gen check: %s", problem.describe())
     if problems and config.strict:
         raise RenderError(f"the built site has {len(problems)} broken links or anchors (strict mode)")
     if len(problems) > 20:
         log.warning("gen check: %d more problems", len(problems) - 20)
+    if facts_file:
+        try:
+            write_atomically(facts_file, facts.dump(digests.values()), dir_mode=0o700)
+        except OSError as exc:
+            log.warning("link check cache not written to %s: %s", facts_file.parent, exc.strerror or exc)
 
 
 def _carried_over(job: PageJob, writer: SiteWriter, keys: dict[str, str], previous: RenderState | None) -> bool:

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import fnmatch
 import html
+import json
 import posixpath
 import re
 from collections import deque
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -88,6 +90,8 @@ class CheckReport:
     links: int = 0
     external: int = 0
     problems: list[Problem] = field(default_factory=list)
+    read: int = 0
+    """Pages read and parsed; the others' links came from the facts of an earlier check."""
 
     def count(self, kind: str) -> int:
         return sum(1 for p in self.problems if p.kind == kind)
@@ -100,17 +104,80 @@ class CheckReport:
         )
 
 
-class _Site:
-    """The site's files and parsed pages (each parsed at most once)."""
+class PageFacts:
+    """The links and ids of pages, by the digest of their bytes: what a build's link check
+    remembers, so that a rebuild parses only the pages it wrote (``check_site(facts=…)``).
 
-    def __init__(self, root: Path) -> None:
+    Saved as one string table and, per page, the indexes of its links and of its ids:
+    a site's pages share most of their links, so the file stays small and quick to read."""
+
+    VERSION = 1
+
+    def __init__(self, pages: dict[str, _Page] | None = None) -> None:
+        self.pages: dict[str, _Page] = pages or {}
+
+    @classmethod
+    def load(cls, path: Path) -> PageFacts:
+        """The facts saved at ``path``; none when it is missing, unreadable or of another version."""
+        try:
+            data = json.loads(path.read_bytes())
+            if data.get("version") != cls.VERSION:
+                return cls()
+            strings = data["strings"]
+            return cls(
+                {
+                    digest: _Page([strings[i] for i in links], {strings[i] for i in ids})
+                    for digest, (links, ids) in data["pages"].items()
+                }
+            )
+        except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError):
+            return cls()
+
+    def dump(self, keep: Iterable[str]) -> bytes:
+        """The facts of the pages whose digests are in ``keep`` (the site's), as JSON."""
+        index: dict[str, int] = {}
+        pages = {}
+        for digest in sorted(set(keep) & self.pages.keys()):
+            page = self.pages[digest]
+            links = [index.setdefault(link, len(index)) for link in page.links]
+            ids = sorted(index.setdefault(i, len(index)) for i in page.ids)
+            pages[digest] = [links, ids]
+        return json.dumps({"version": self.VERSION, "strings": list(index), "pages": pages}).encode()
+
+
+class _Site:
+    """The site's files and parsed pages (each parsed at most once, or taken from ``facts``
+    by the digest of its bytes when ``digests`` knows it)."""
+
+    def __init__(
+        self,
+        root: Path,
+        files: Iterable[str] | None = None,
+        digests: Mapping[str, str] | None = None,
+        facts: PageFacts | None = None,
+    ) -> None:
         self.root = root
-        self.files = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
+        self.files = (
+            set(files)
+            if files is not None
+            else {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
+        )
         self._parsed: dict[str, _Page] = {}
+        self._digests = digests or {}
+        self._facts = facts
+        self.read = 0
+        """Pages read and parsed (the others came from ``facts``)."""
 
     def page(self, path: str) -> _Page:
         if path not in self._parsed:
-            self._parsed[path] = _Page.of((self.root / path).read_text(encoding="utf-8", errors="replace"))
+            digest = self._digests.get(path)
+            known = self._facts.pages.get(digest) if self._facts is not None and digest else None
+            if known is None:
+                known = _Page.of((self.root / path).read_text(encoding="utf-8", errors="replace"))
+                self.read += 1
+                if self._facts is not None and digest:
+                    self._facts.pages[digest] = known
+            self._parsed[path] = known
         return self._parsed[path]
 
     def resolve(self, page: str, path: str) -> str | None:
@@ -125,23 +192,48 @@ class _Site:
         return index if index in self.files else None
 
 
-def check_site(site: Path, *, start: str = "index.html", allow_orphans: tuple[str, ...] = ()) -> CheckReport:
+def check_site(
+    site: Path,
+    *,
+    start: str = "index.html",
+    allow_orphans: tuple[str, ...] = (),
+    files: Iterable[str] | None = None,
+    digests: Mapping[str, str] | None = None,
+    facts: PageFacts | None = None,
+) -> CheckReport:
     """Crawl ``site`` from ``start`` and report broken links, missing anchors and pages
-    no link reaches."""
-    root = _Site(site.resolve())
+    no link reaches.
+
+    A build hands in what it knows: the site's ``files`` (else the folder is listed), the
+    ``digests`` of their bytes and the ``facts`` of pages it checked before, so that only
+    the pages it wrote are read; each link's verdict is worked out once per folder (a
+    site's pages share most of their links). ``facts`` gains the pages read."""
+    root = _Site(site.resolve(), files, digests, facts)
     report = CheckReport()
     if start not in root.files:
         report.problems.append(Problem("broken link", "(site)", start))
         return report
     reached, queue = {start}, deque([start])
+    verdicts: dict[tuple[str, str], tuple[str, str | None, str | None]] = {}
     while queue:
         page = queue.popleft()
         report.pages += 1
+        folder = posixpath.dirname(page)
         for link in root.page(page).links:
-            target = _check_link(root, page, link, report)
+            key = (page if not link or link[0] in "#?" else folder, link)  # no path: the page itself
+            if key not in verdicts:
+                verdicts[key] = _verdict(root, page, link)
+            kind, target, problem = verdicts[key]
+            if kind == "external":
+                report.external += 1
+                continue
+            report.links += kind == "internal"
+            if problem:
+                report.problems.append(Problem(problem, page, link))
             if target and target.endswith(".html") and target not in reached:
                 reached.add(target)
                 queue.append(target)
+    report.read = root.read
     allowed = (*DEFAULT_ALLOWED_ORPHANS, *allow_orphans)
     for path in sorted(root.files - reached):
         is_page = path.endswith(".html") and not path.startswith(SKIPPED_FOLDERS)
@@ -150,21 +242,18 @@ def check_site(site: Path, *, start: str = "index.html", allow_orphans: tuple[st
     return report
 
 
-def _check_link(root: _Site, page: str, link: str, report: CheckReport) -> str | None:
-    """Check one link of ``page``; return the site file it reaches, if any."""
+def _verdict(root: _Site, page: str, link: str) -> tuple[str, str | None, str | None]:
+    """One link of ``page``: its kind ("internal", "external" or "invalid"), the site file it
+    reaches and the problem it has. The same for every page of a folder when it has a path."""
     try:
         parts = urlsplit(link)
     except ValueError:
-        report.problems.append(Problem("broken link", page, link))
-        return None
+        return "invalid", None, "broken link"
     if parts.scheme or link.startswith("//"):
-        report.external += 1
-        return None
-    report.links += 1
+        return "external", None, None
     target = root.resolve(page, parts.path) if parts.path else page
     if target is None:
-        report.problems.append(Problem("broken link", page, link))
-        return None
+        return "internal", None, "broken link"
     if parts.fragment and target.endswith(".html") and unquote(parts.fragment) not in root.page(target).ids:
-        report.problems.append(Problem("missing anchor", page, link))
-    return target
+        return "internal", target, "missing anchor"
+    return "internal", target, None

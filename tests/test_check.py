@@ -131,3 +131,59 @@ def test_links_and_ids_are_read_as_an_html_parser_reads_them() -> None:
     found = _Page.of(page)
     assert (found.links, found.ids) == (reference.links, reference.ids)
     assert "script.html" not in found.links and "comment.html" not in found.links
+
+
+def test_remembered_facts_give_the_same_report_without_reading_a_page(site: Path, tmp_path: Path) -> None:
+    """What ``gen build`` does on a rebuild: pages whose bytes it checked before are not read
+    again, and the report is the same, problems included."""
+    import hashlib
+
+    from generator.check import PageFacts
+
+    write(site, "index.html", '<a href="nope.html">broken</a> <a href="about.html#nowhere">x</a> <a href="db/">y</a>')
+    files = [p.relative_to(site).as_posix() for p in site.rglob("*") if p.is_file()]
+    digests = {f: hashlib.sha256((site / f).read_bytes()).hexdigest() for f in files if f.endswith(".html")}
+    facts = PageFacts()
+    first = check_site(site, files=files, digests=digests, facts=facts)
+    assert first.read == first.pages and first.problems
+    saved = tmp_path / "links.json"
+    saved.write_bytes(facts.dump(digests.values()))
+    again = check_site(site, files=files, digests=digests, facts=PageFacts.load(saved))
+    assert again.read == 0
+    assert (again.problems, again.links, again.external, again.pages) == (
+        first.problems,
+        first.links,
+        first.external,
+        first.pages,
+    )
+    assert check_site(site) == first  # the same as a check that knows nothing
+    assert PageFacts.load(tmp_path / "missing.json").pages == {}
+    saved.write_text("{not json")
+    assert PageFacts.load(saved).pages == {}
+
+
+def test_a_rebuild_checks_the_links_of_the_pages_it_wrote_only(tmp_path: Path, monkeypatch) -> None:
+    """``gen build`` runs the link check on what it wrote (issue 14): a rebuild after one
+    entity changed reads only the pages that were written again."""
+    import json
+
+    from generator import check
+    from generator.cache import BuildCache
+    from generator.sources import SnapshotSource
+
+    snapshot = tmp_path / "workspace.json"
+    snapshot.write_text(Path(DemoSource().path).read_text())
+    cache, out = BuildCache(tmp_path / "cache"), tmp_path / "site"
+    parsed: list[int] = []
+    real = check._Page.of
+    monkeypatch.setattr(check._Page, "of", classmethod(lambda cls, text: parsed.append(1) or real(text)))
+    build(SnapshotSource(snapshot), make_config(), out=out, root=ROOT, cache=cache)
+    cold = len(parsed)
+    assert cold == len(list(out.rglob("*.html"))) - 1  # every page but 404.html
+    data = json.loads(snapshot.read_text())
+    data["databases"][0]["entities"][0]["name"] += " (renamed)"
+    snapshot.write_text(json.dumps(data))
+    parsed.clear()
+    report = build(SnapshotSource(snapshot), make_config(), out=out, root=ROOT, cache=cache)
+    assert 0 < len(parsed) <= report.written < cold
+    assert check_site(out).problems == []

@@ -51,6 +51,12 @@ def _record(folder: Path, out: Path) -> Path:
     return folder / f"{hashlib.sha256(str(out.resolve()).encode()).hexdigest()[:16]}.json"
 
 
+def links_file(folder: Path, out: Path) -> Path:
+    """Where the link check of ``out`` remembers each page's links (``check.PageFacts``),
+    beside its render record."""
+    return _record(folder, out).with_suffix(".links.json")
+
+
 def load_render_state(folder: Path, out: Path) -> RenderState | None:
     """What ``out`` was last built from (its record in the render cache ``folder``), or None."""
     path = _record(folder, out)
