@@ -33,7 +33,6 @@ from .model import FieldKind, Workspace
 from .naming import display_name
 from .publish import apply_publish_rules
 from .report import BuildReport, Clock
-from .search import index_site
 from .sources import Source
 from .status import STATUS_PAGE, status_page
 from .writer import SITE_MARKER, OutputLock, SiteWriter, check_output, recover_output
@@ -145,13 +144,18 @@ def _build(
     renderer = SiteRenderer(plan, make_environment(dirs), dirs, renderers)
     keys = entity_keys(plan, base, digests) if cache else {}
     clock.lap("plan")
-    with SiteWriter(out, previous.files if previous else None) as writer:
+    with (
+        SiteWriter(out, previous.files if previous else None) as writer,
+        # Search (issue 18, search.py): fed each page in order, indexing on worker threads.
+        search.SearchIndex(config, writer, cache.folder if cache else None, pages=len(plan.entity_paths)) as index,
+    ):
         kept: set[str] = set()
         unpublished: dict[str, int] = {}
         counted = plan.unpublished_links
-        for path, data in renderer.pages(keep=_carrier(writer, keys, previous, kept)):
+        for path, data in renderer.pages(keep=_carrier(writer, keys, previous, kept, index.kept)):
             clock.lap("render")
             writer.write(path, data)
+            index.page(path, data)
             clock.lap("write")
             if plan.unpublished_links != counted:
                 unpublished[path], counted = plan.unpublished_links - counted, plan.unpublished_links
@@ -162,10 +166,7 @@ def _build(
         report.pages = report.rendered + len(kept)
         if previous:
             unpublished.update((path, n) for path, n in previous.unpublished.items() if path in kept)
-        # Search (issue 5, search.py): Pagefind indexes the staged pages, before the swap.
-        if config.search:
-            index_site(writer.staging, config)
-            writer.adopt()
+        if index.finish() is not None:
             clock.lap("index")
         report.unpublished_links = sum(unpublished.values())
         report.content_hash = writer.content_hash()
@@ -174,6 +175,7 @@ def _build(
         writer.commit()
         report.files, report.written, report.deleted = writer.files, writer.written, writer.deleted
         report.durations = dict(clock.durations)
+    index.save()
     if cache:
         cache.save_render_state(
             RenderState(
@@ -201,11 +203,15 @@ def _check_links(site: Path, config: SiteConfig) -> None:
 
 
 def _carrier(
-    writer: SiteWriter, keys: dict[str, str], previous: RenderState | None, kept: set[str]
+    writer: SiteWriter,
+    keys: dict[str, str],
+    previous: RenderState | None,
+    kept: set[str],
+    on_kept: Callable[[str], None],
 ) -> Callable[[str], bool]:
     """``keep(path)`` for the renderer: carry an entity page over from the previous site,
     unread, when its key is unchanged and the old file is still the one recorded (each page
-    carried over joins ``kept``)."""
+    carried over joins ``kept`` and is passed to ``on_kept``)."""
     old = previous.entity_keys if previous else {}
 
     def keep(path: str) -> bool:
@@ -213,6 +219,7 @@ def _carrier(
         if key is None or old.get(path) != key or not writer.keep(path):
             return False
         kept.add(path)
+        on_kept(path)
         return True
 
     return keep

@@ -138,6 +138,10 @@ class SiteWriter:
             return self._current(relative)
         return self.out.joinpath(*PurePosixPath(relative).parts).is_file()
 
+    def recorded(self, relative: str) -> bool:
+        """Whether the render cache recorded ``relative`` in the previous site."""
+        return relative in self._previous
+
     def keep(self, relative: str) -> bool:
         """Carry a file of the previous site over unread (the caller knows it is current);
         False when it is gone or was changed since, and must be rendered again."""
