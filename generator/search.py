@@ -42,7 +42,6 @@ import subprocess
 import tempfile
 import threading
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -50,8 +49,11 @@ from typing import TYPE_CHECKING, Any, cast
 
 from .config import SiteConfig
 from .errors import RenderError
+from .writer import FileRecord, stage_file
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future, ThreadPoolExecutor
+
     from .writer import SiteWriter
 
 log = logging.getLogger(__name__)
@@ -61,10 +63,10 @@ SHARDS_FILE = "shards.json"
 """In ``pagefind/``: the folders (relative to it) of the shards ``search.js`` merges."""
 TIMEOUT = 600.0
 """Seconds one shard's Pagefind may take."""
-SHARDS = 40
+SHARDS = 32
 """About how many shards a site's index is cut into (more: cheaper rebuilds, more requests
 for each query in the browser)."""
-MIN_CHUNK, MAX_CHUNK = 64, 1024
+MIN_CHUNK, MAX_CHUNK = 64, 2048
 """Bounds of a shard's average page count; a shard is cut at twice the average at most."""
 WORKERS = 2
 """Shards indexed at once (each its own Pagefind process)."""
@@ -130,12 +132,21 @@ class _Page:
 
 
 @dataclass
+class _Output:
+    """A shard's files: those to stage through the writer (the primary bundle's, at paths
+    the old site has) and those a worker thread wrote already (a new shard folder)."""
+
+    through_writer: list[tuple[str, bytes]]
+    staged: list[tuple[str, FileRecord]]
+
+
+@dataclass
 class _Shard:
     pages: list[_Page]
     primary: bool
     digest: str = ""
     files: list[str] = field(default_factory=list)
-    future: Future[list[tuple[str, bytes]]] | None = None
+    future: Future[_Output] | None = None
 
     @property
     def folder(self) -> str:
@@ -165,7 +176,11 @@ class SearchIndex:
         self._old_pages: dict[str, tuple[str, str]] = {}
         if self.enabled and self.folder is not None:
             self._load()
-        self._pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="pagefind") if self.enabled else None
+        self._pool: ThreadPoolExecutor | None = None
+        if self.enabled:
+            from concurrent.futures import ThreadPoolExecutor  # not on the path of a no-change build
+
+            self._pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="pagefind")
         self._services: set[subprocess.Popen[bytes]] = set()
         self._lock = threading.Lock()
 
@@ -237,11 +252,13 @@ class SearchIndex:
         self.indexed += len(pages)
         old = self._old.get(shard.digest)
         writer = self.writer
-        if old is not None and all(writer.recorded(name) and writer.can_keep(name) for name in old["files"]):
-            for name in old["files"]:
-                writer.keep(name)
+        # A file kept and then made again has the same bytes (Pagefind is deterministic), which
+        # the writer accepts: a shard of which one file went missing is simply made again.
+        if old is not None and all(writer.recorded(name) and writer.keep(name) for name in old["files"]):
             shard.files = list(old["files"])
             self.reused += 1
+            for page in pages:
+                page.doc = None  # the cache holds it (named by the same digest)
             return
         assert self._pool is not None and self.command is not None
         shard.future = self._pool.submit(self._index, shard, self.command)
@@ -253,8 +270,12 @@ class SearchIndex:
             if shard.future is not None:
                 if not wait and not shard.future.done():
                     return
-                for name, data in shard.future.result():
+                output = shard.future.result()
+                for name, data in output.through_writer:
                     self.writer.write(name, data)
+                    shard.files.append(name)
+                for name, record in output.staged:
+                    self.writer.staged(name, record)
                     shard.files.append(name)
                 shard.future = None
             self._written += 1
@@ -275,17 +296,20 @@ class SearchIndex:
 
     # ----------------------------------------------------------------------- one shard
 
-    def _index(self, shard: _Shard, command: list[str]) -> list[tuple[str, bytes]]:
+    def _index(self, shard: _Shard, command: list[str]) -> _Output:
         """Index one shard in its own Pagefind service; its files, named in the site. Runs on a
         worker thread. Writes the shard's texts to the cache (named by its digest)."""
         docs = self._docs(shard)
-        files = self._pagefind(command, docs)
+        files = [(shard.folder + name, data) for name, data in self._pagefind(command, docs, shard.primary)]
         if self.folder is not None:
             data = json.dumps({path: doc.decode("utf-8") for path, doc in docs}, ensure_ascii=False)
             _write_cache(self.folder / "docs" / f"{shard.digest}.json", data.encode("utf-8"))
         for page in shard.pages:
             page.doc = None  # indexed and cached: the text is no longer needed in memory
-        return [(shard.folder + name, data) for name, data in sorted(files) if _wanted(name, shard.primary)]
+        if shard.primary:
+            return _Output(files, [])
+        staging = self.writer.staging
+        return _Output([], [(name, stage_file(staging, name, data)) for name, data in files])
 
     def _docs(self, shard: _Shard) -> list[tuple[str, bytes]]:
         """Each page's text: the rendered ones as handed in, the others from the cache of the
@@ -304,7 +328,7 @@ class SearchIndex:
             docs.append((page.path, doc))
         return docs
 
-    def _pagefind(self, command: list[str], docs: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
+    def _pagefind(self, command: list[str], docs: list[tuple[str, bytes]], primary: bool) -> list[tuple[str, bytes]]:
         """Run ``pagefind --service``: one index of ``docs`` (URLs as the CLI's
         ``--keep-index-url`` gives), its files as (name in the bundle, bytes)."""
         with tempfile.TemporaryFile() as errors:
@@ -319,7 +343,7 @@ class SearchIndex:
             timer = threading.Timer(TIMEOUT, process.kill)
             timer.start()
             try:
-                files = _service(process, docs)
+                files = _service(process, docs, primary)
             except _Failed as failed:
                 process.kill()
                 process.wait()
@@ -395,7 +419,7 @@ def _message(number: int, payload: dict[str, Any]) -> bytes:
     return base64.b64encode(json.dumps({"message_id": number, "payload": payload}).encode()) + b","
 
 
-def _service(process: subprocess.Popen[bytes], docs: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
+def _service(process: subprocess.Popen[bytes], docs: list[tuple[str, bytes]], primary: bool) -> list[tuple[str, bytes]]:
     """Talk to one Pagefind service: a new index, every page, then its files. Requests are
     written by a second thread while answers are read, so neither pipe fills up."""
     assert process.stdin is not None and process.stdout is not None
@@ -424,7 +448,8 @@ def _service(process: subprocess.Popen[bytes], docs: list[tuple[str, bytes]]) ->
         _expect(answers, "IndexedFile")
     files = _expect(answers, "GetFiles")["files"]
     sender.join()
-    return [(f["path"], base64.b64decode(f["content"])) for f in files]
+    wanted = sorted((f["path"], f["content"]) for f in files if _wanted(f["path"], primary))
+    return [(name, base64.b64decode(content)) for name, content in wanted]
 
 
 def _answers(process: subprocess.Popen[bytes]) -> Iterator[dict[str, Any]]:

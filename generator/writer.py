@@ -129,6 +129,13 @@ class SiteWriter:
             os.makedirs(folder, exist_ok=True)
             self._folders.add(folder)
 
+    def staged(self, relative: str, record: FileRecord) -> None:
+        """Record a file written into the staging folder by ``stage_file`` (on another
+        thread: the search index's new shards, whose folders the old site cannot hold)."""
+        self._target(relative)
+        self.records[relative] = record
+        self.written += 1
+
     def can_keep(self, relative: str) -> bool:
         """Whether ``keep`` would succeed: the old file exists and, when the render cache
         recorded it, is still the file recorded."""
@@ -374,6 +381,18 @@ def _io(path: Path) -> Iterator[None]:
 def _hash_file(path: Path) -> str:
     with open(path, "rb") as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def stage_file(staging: Path, relative: str, data: bytes) -> FileRecord:
+    """Write one new file into a staging folder (safe on any thread: no shared state); its
+    record for ``SiteWriter.staged``."""
+    if _UNSAFE_PATH.search(relative):
+        raise RenderError(f"refusing to write outside the site: {relative!r}")
+    target = f"{staging}/{relative}"
+    with _io(Path(target)):
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        info = _write_file(target, data)
+    return (hashlib.sha256(data).hexdigest(), info.st_size, info.st_mtime_ns)
 
 
 def _write_file(path: str, data: bytes) -> os.stat_result:
