@@ -262,13 +262,17 @@ class SearchIndex:
             return
         assert self._pool is not None and self.command is not None
         shard.future = self._pool.submit(self._index, shard, self.command)
+        # Rendering faster than Pagefind indexes: wait rather than hold ever more pages' texts.
+        self._drain(pending=2 * WORKERS)
 
-    def _drain(self, wait: bool = False) -> None:
+    def _drain(self, pending: int | None = None) -> None:
         """Stage the files of the shards indexed so far, in shard order (the writer is not
-        shared with the worker threads)."""
+        shared with the worker threads); with ``pending``, first wait until no more than that
+        many shards are still queued or running (0: all done)."""
         for shard in self.shards[self._written :]:
             if shard.future is not None:
-                if not wait and not shard.future.done():
+                waiting = sum(1 for s in self.shards[self._written :] if s.future is not None)
+                if not shard.future.done() and (pending is None or waiting <= pending):
                     return
                 output = shard.future.result()
                 for name, data in output.through_writer:
@@ -287,7 +291,7 @@ class SearchIndex:
             return None
         if self._run:
             self._cut()
-        self._drain(wait=True)
+        self._drain(pending=0)
         if self.shards:
             merged = [shard.folder.removeprefix(f"{OUTPUT_DIR}/") for shard in self.shards[1:]]
             self.writer.write(f"{OUTPUT_DIR}/{SHARDS_FILE}", (json.dumps(merged, indent=0) + "\n").encode())
