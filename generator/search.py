@@ -66,7 +66,7 @@ TIMEOUT = 600.0
 SHARDS = 32
 """About how many shards a site's index is cut into (more: cheaper rebuilds, more requests
 for each query in the browser)."""
-MIN_CHUNK, MAX_CHUNK = 64, 2048
+MIN_CHUNK, MAX_CHUNK = 64, 1024
 """Bounds of a shard's average page count; a shard is cut at twice the average at most."""
 WORKERS = 2
 """Shards indexed at once (each its own Pagefind process)."""
