@@ -450,7 +450,7 @@ def _service(process: subprocess.Popen[bytes], docs: list[tuple[str, bytes]], pr
     sender.start()
     for _ in docs:
         _expect(answers, "IndexedFile")
-    files = _expect(answers, "GetFiles")["files"]
+    files = _expect(answers, "GetFiles")["files"]  # not WriteFiles: it answers before the files are whole
     sender.join()
     wanted = sorted((f["path"], f["content"]) for f in files if _wanted(f["path"], primary))
     return [(name, base64.b64decode(content)) for name, content in wanted]
@@ -459,13 +459,17 @@ def _service(process: subprocess.Popen[bytes], docs: list[tuple[str, bytes]], pr
 def _answers(process: subprocess.Popen[bytes]) -> Iterator[dict[str, Any]]:
     """The service's answers, one payload each, as they come."""
     assert process.stdout is not None
-    stdout, buffer = cast(io.BufferedReader, process.stdout), b""  # Popen's default: buffered
+    stdout = cast(io.BufferedReader, process.stdout)  # Popen's default: buffered
+    parts: list[bytes] = []  # of an answer not yet complete (the files: megabytes)
     while True:
         chunk = stdout.read1(1 << 20)
         if not chunk:
             return
-        buffer += chunk
-        *complete, buffer = buffer.split(b",")
+        *complete, rest = chunk.split(b",")
+        if complete:
+            complete[0] = b"".join((*parts, complete[0]))
+            parts = []
+        parts.append(rest)
         for item in complete:
             try:
                 yield json.loads(base64.b64decode(item))["payload"]
