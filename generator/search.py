@@ -66,10 +66,12 @@ TIMEOUT = 600.0
 SHARDS = 32
 """About how many shards a site's index is cut into (more: cheaper rebuilds, more requests
 for each query in the browser)."""
-MIN_CHUNK, MAX_CHUNK = 64, 1024
+MIN_CHUNK, MAX_CHUNK = 256, 1024
 """Bounds of a shard's average page count; a shard is cut at twice the average at most."""
 WORKERS = 2
-"""Shards indexed at once (each its own Pagefind process)."""
+"""Shards indexed at once (each its own Pagefind process) once the pages are all rendered;
+while they are, one: the renderer has the other core. Sites whose shards are the largest
+(``MAX_CHUNK``) index one at a time throughout, to bound memory."""
 CACHE_VERSION = 1
 _BODY = b"data-pagefind-body"
 
@@ -183,6 +185,13 @@ class SearchIndex:
             self._pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="pagefind")
         self._services: set[subprocess.Popen[bytes]] = set()
         self._lock = threading.Lock()
+        self._closed = False
+        # A slot per Pagefind at once; the renderer holds one until ``finish`` (for good, on a
+        # site whose shards are as large as they get).
+        self._slots = threading.Semaphore(WORKERS)
+        self._held = WORKERS - 1
+        for _ in range(self._held):
+            self._slots.acquire()
 
     def __enter__(self) -> SearchIndex:
         return self
@@ -196,6 +205,8 @@ class SearchIndex:
         """Stop every Pagefind still running (a failed build) and the worker threads."""
         if self._pool is None:
             return
+        self._closed = True
+        self._release()
         for shard in self.shards:
             if shard.future:
                 shard.future.cancel()
@@ -291,6 +302,8 @@ class SearchIndex:
             return None
         if self._run:
             self._cut()
+        if self.chunk < MAX_CHUNK:
+            self._release()
         self._drain(pending=0)
         if self.shards:
             merged = [shard.folder.removeprefix(f"{OUTPUT_DIR}/") for shard in self.shards[1:]]
@@ -298,13 +311,23 @@ class SearchIndex:
         log.info("search index: %d pages in %d shards (%d carried over)", self.indexed, len(self.shards), self.reused)
         return self.indexed
 
+    def _release(self) -> None:
+        """Give the renderer's slots to Pagefind."""
+        for _ in range(self._held):
+            self._slots.release()
+        self._held = 0
+
     # ----------------------------------------------------------------------- one shard
 
     def _index(self, shard: _Shard, command: list[str]) -> _Output:
         """Index one shard in its own Pagefind service; its files, named in the site. Runs on a
         worker thread. Writes the shard's texts to the cache (named by its digest)."""
         docs = self._docs(shard)
-        files = [(shard.folder + name, data) for name, data in self._pagefind(command, docs, shard.primary)]
+        with self._slots:
+            if self._closed:
+                raise RenderError("search index failed: the build stopped")
+            found = self._pagefind(command, docs, shard.primary)
+        files = [(shard.folder + name, data) for name, data in found]
         if self.folder is not None:
             data = json.dumps({path: doc.decode("utf-8") for path, doc in docs}, ensure_ascii=False)
             _write_cache(self.folder / "docs" / f"{shard.digest}.json", data.encode("utf-8"))

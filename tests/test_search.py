@@ -150,7 +150,7 @@ def test_search_doc_keeps_what_pagefind_reads() -> None:
 
 
 def test_shards_are_cut_where_the_paths_say() -> None:
-    assert [search.chunk_size(n) for n in (10, 3_000, 10_000, 100_000)] == [64, 128, 512, 1024]
+    assert [search.chunk_size(n) for n in (10, 3_000, 10_000, 100_000)] == [256, 256, 512, 1024]
 
 
 def _edited(workspace, database: str, number: int):
