@@ -65,7 +65,7 @@ def main() -> None:
         page.goto(url)
         page.wait_for_load_state("networkidle")
         requests: list[Any] = []
-        page.on("requestfinished", requests.append)
+        page.on("requestfinished", lambda request: requests.append(request))
         began = time.perf_counter()
         page.locator("#search-input").fill(args.query)
         page.locator(".search-list li, .search-status").first.wait_for(timeout=60_000)
