@@ -216,8 +216,8 @@ class Size:
         ]
 
     def wanted(self, name: str) -> bool:
-        """Whether ``--variants`` (names, or their beginnings, comma-separated) asks for it."""
-        chosen = [v.strip() for v in self.args.variants.split(",") if v.strip()] if self.args.variants else []
+        """Whether ``--variants`` (names, or their beginnings, separated by ``;``) asks for it."""
+        chosen = [v.strip() for v in self.args.variants.split(";") if v.strip()] if self.args.variants else []
         return not chosen or any(name.startswith(v) for v in chosen)
 
     def run(self) -> dict[str, Any]:
@@ -366,7 +366,7 @@ def main() -> None:
     parser.add_argument(
         "--variants",
         default="",
-        help="only these variants (names or their beginnings, comma-separated), e.g. 'gen cold, search' at 100000",
+        help="only these variants (names or their beginnings, separated by ';'), e.g. 'gen cold, search' at 100000",
     )
     parser.add_argument("--work", default=str(HERE / ".work" / "compare"))
     parser.add_argument("--results", default=str(HERE / "compare.json"))
