@@ -132,9 +132,29 @@ class SiteWriter:
     def staged(self, relative: str, record: FileRecord) -> None:
         """Record a file written into the staging folder by ``stage_file`` (on another
         thread: the search index's new shards, whose folders the old site cannot hold)."""
-        self._target(relative)
+        target = self._target(relative)
+        if self._had_site and self._old_digest(relative) == record[0]:
+            # The old site has these bytes (a build that ignored the caches): stage that file.
+            source, link = self.out.joinpath(*PurePosixPath(relative).parts), f"{target}.fibery-kb-link"
+            try:
+                os.link(source, link)
+                os.replace(link, target)
+                info = os.stat(target)
+                self.records[relative] = (record[0], info.st_size, info.st_mtime_ns)
+                return
+            except OSError:
+                Path(link).unlink(missing_ok=True)
         self.records[relative] = record
         self.written += 1
+
+    def _old_digest(self, relative: str) -> str | None:
+        """The digest of the old site's file at ``relative``, if it has one."""
+        if relative in self._previous and self._current(relative):
+            return self._previous[relative][0]
+        try:
+            return _hash_file(self.out.joinpath(*PurePosixPath(relative).parts))
+        except OSError:
+            return None
 
     def can_keep(self, relative: str) -> bool:
         """Whether ``keep`` would succeed: the old file exists and, when the render cache
