@@ -39,7 +39,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-TABLE_PAGE_SIZE = 100  # gen's rows per database page (generator/render.py)
+TABLE_PAGE_SIZE = 100  # gen's rows per database page (generator/site/plan.py)
 
 CONFIG = """\
 baseURL = "/"

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from .errors import GenError
 from .fibery import RequestStats
-from .fields import (
+from .model import Database, Entity, Field, FieldKind, Workspace
+from .naming import name_key, url_segment
+from .plugins import PluginError
+from .site.fields import (
     EMPTY,
     RENDERERS,
     FieldRenderers,
@@ -19,9 +22,7 @@ from .fields import (
     render_text,
     sanitize_html,
 )
-from .model import Database, Entity, Field, FieldKind, Workspace
-from .naming import name_key, url_segment
-from .plugins import ExtraPage, PluginError
+from .site.plan import ExtraPage
 from .sources import DemoSource, SnapshotSource
 from .text import plain_text
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
-from .fields import EMPTY, html_text
 from .model import Field, FieldKind
+from .site.fields import EMPTY, html_text
 
 TOC_MIN_HEADINGS = 3
 """A text with this many headings (h2, h3) gets a table of contents."""

@@ -3,6 +3,9 @@
 Each stage hands typed objects to the next; nothing is written to the output folder until
 every page has been rendered into the staging folder, and the swap happens last.
 
+What every stage needs travels in one ``BuildContext``: the settings, the project root and
+template folders, the build cache, the field renderers and the build's prepared rich text.
+
 With a ``BuildCache`` a build is incremental (see ``cache.py``): when the site key and the
 output folder are unchanged nothing is planned, rendered or written; otherwise only the
 entity pages whose key changed are rendered, the others carried over, and only files whose
@@ -17,28 +20,30 @@ import gc
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import plugins, search
-from .cache import BuildCache, RenderState
+from . import nochange, plugins, search
+from .cache import BuildCache
 from .config import SiteConfig, template_dirs
 from .errors import RenderError
-from .fields import FieldRenderers
-from .keys import entity_digests, entity_keys, global_key, site_key
 from .logs import add_file_secret
 from .model import FieldKind, Workspace
 from .naming import display_name
 from .publish import apply_publish_rules
 from .report import BuildReport, Clock
+from .site.fields import FieldRenderers
+from .site.keys import entity_digests, entity_keys, global_key, site_key
+from .site.state import RenderState, load_render_state, save_render_state
+from .site.status import STATUS_PAGE, status_page
+from .site.writer import SITE_MARKER, OutputLock, SiteWriter, check_output, recover_output
 from .sources import Source
-from .status import STATUS_PAGE, status_page
-from .writer import SITE_MARKER, OutputLock, SiteWriter, check_output, recover_output
+from .text import RichText
 
 if TYPE_CHECKING:
-    from .render import SiteRenderer
+    from .site.pages import PageJob, SiteRenderer
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +51,27 @@ BUILD_INFO = SITE_MARKER
 
 
 PageCallback = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    """What every stage of one build needs, made once by ``build``."""
+
+    config: SiteConfig
+    root: Path
+    """The project folder: ``content_dir``, ``templates_dir`` and ``cache_dir`` are under it."""
+    out: Path
+    template_dirs: list[str]
+    """The project's templates first, then the built-in ones (``config.template_dirs``)."""
+    renderers: FieldRenderers
+    rich_text: RichText
+    """The build's prepared rich text (``text.RichText``): never shared with another build."""
+    cache: BuildCache | None = None
+    on_page: PageCallback | None = None
+
+    @property
+    def content_dir(self) -> Path:
+        return self.root / self.config.content_dir
 
 
 def build(
@@ -58,22 +84,50 @@ def build(
     on_page: PageCallback | None = None,
     cache: BuildCache | None = None,
     force: bool = False,
+    rich_text: RichText | None = None,
 ) -> BuildReport:
     """Build the site from ``source`` into ``out``; the previous ``out`` survives any failure.
 
     ``out`` is checked before anything is read (``writer.check_output``: ``force`` lets an
     unrelated non-empty folder be replaced). The whole build holds the output's lock, and
-    first undoes what a killed build left (``writer.recover_output``)."""
+    first undoes what a killed build left (``writer.recover_output``). ``rich_text`` is the
+    one the source was handed (to prepare rich text as it arrives), else a new one."""
     inputs = (root / config.content_dir, root / config.templates_dir, root / config.cache_dir)
     check_output(out, project=root, inputs=inputs, force=force)
     with OutputLock(out):
         recover_output(out)
         clock = Clock()
-        workspace = clean_names(apply_publish_rules(source.load(), config).in_stable_order())
+        # Nothing changed (nochange.py): decided before any work that grows with N.
+        stamp = nochange.fingerprint(source, config, root) if cache and renderers is None else None
+        clock.lap("fetch")
+        if cache and stamp and (same := nochange.unchanged(cache, out, stamp, source.stats)):
+            clock.lap("check")
+            same.durations = dict(clock.durations)
+            return same
+        loaded = source.load()
+        # Taken at once (a live source's is what it just fetched): the stamp this build records.
+        after = nochange.fingerprint(source, config, root) if cache and renderers is None else None
+        stamp = stamp or after
+        context = BuildContext(
+            config=config,
+            root=root,
+            out=out,
+            template_dirs=template_dirs(config, root),
+            # Plugins (issue 8): field renderers configured in kb.toml.
+            renderers=renderers or plugins.field_renderers(config),
+            rich_text=rich_text or RichText(),
+            cache=cache,
+            on_page=on_page,
+        )
+        published = apply_publish_rules(loaded, config)
+        # Files only now, and only the published ones: hidden content's files are never fetched.
+        published = published.with_files(source.files(published.referenced_files()))
+        workspace = clean_names(published.in_stable_order())
         if config.external_images == "download":
             from .external_images import download_external_images
 
-            download_external_images(workspace, config, cache.files / "external" if cache else None)
+            folder = cache.files / "external" if cache else None
+            download_external_images(workspace, config, folder, context.rich_text)
         for secret in workspace.files:  # a snapshot's files too: their secrets open them in Fibery
             add_file_secret(secret)
         clock.lap("fetch")
@@ -81,9 +135,12 @@ def build(
         # the cycle collector walking it on every full collection while pages are made.
         gc.freeze()
         try:
-            return _build(workspace, source, config, out, root, renderers, on_page, cache, clock)
+            report = _build(context, workspace, source, clock)
         finally:
             gc.unfreeze()
+        if cache:
+            nochange.record(cache, out, stamp, report)
+        return report
 
 
 _NAMED_KINDS = frozenset({FieldKind.STATE, FieldKind.SELECT, FieldKind.MULTI_SELECT, FieldKind.USER, FieldKind.USERS})
@@ -94,7 +151,7 @@ def clean_names(workspace: Workspace) -> Workspace:
     field titles, entity names, and the names of states, selects and users. In place."""
     for db in workspace.databases:
         db.title = display_name(db.title)
-        named = [f.key for f in db.fields if f.kind in _NAMED_KINDS]
+        named = [f.key for f in db.fields_of(*_NAMED_KINDS)]
         for fld in db.fields:
             fld.title = display_name(fld.title)
         for entity in db.entities:
@@ -107,41 +164,33 @@ def clean_names(workspace: Workspace) -> Workspace:
     return workspace
 
 
-def _build(
-    workspace: Workspace,
-    source: Source,
-    config: SiteConfig,
-    out: Path,
-    root: Path,
-    renderers: FieldRenderers | None,
-    on_page: PageCallback | None,
-    cache: BuildCache | None,
-    clock: Clock,
-) -> BuildReport:
+def _build(context: BuildContext, workspace: Workspace, source: Source, clock: Clock) -> BuildReport:
+    config, out, cache = context.config, context.out, context.cache
     report = BuildReport(fibery_url=workspace.fibery_url, space=workspace.space)
     report.databases = {db.title: len(db.entities) for db in workspace.databases}
     report.requests, report.retries = source.stats.requests, source.stats.retries
     report.fetched = source.stats.fetched
 
-    # Plugins (issue 8): field renderers and extra pages configured in kb.toml.
-    renderers = renderers or plugins.field_renderers(config)
+    # Plugins (issue 8): extra pages configured in kb.toml.
     extra = plugins.extra_pages(workspace, config)
-    dirs = template_dirs(config, root)
     # Looked up on the module at each build, as before: tests stand in for Pagefind there.
-    base = global_key(config, dirs, renderers, pagefind=bool(config.search and search.pagefind_command()))
+    pagefind = bool(config.search and search.pagefind_command())
+    base = global_key(config, context.template_dirs, context.renderers, pagefind=pagefind)
     digests = entity_digests(workspace)
-    key = site_key(base, workspace, digests, root / config.content_dir, extra)
-    previous = cache.render_state(out) if cache else None
+    key = site_key(base, workspace, digests, context.content_dir, extra)
+    previous = load_render_state(cache.render, out) if cache and cache.read else None
     if previous is not None and previous.site_key == key and previous.matches(out):
         clock.lap("check")
         return _unchanged(report, previous, clock)
 
     # Only now: a build that finds nothing changed never loads the renderer (Jinja, Markdown:
     # ~40 ms of every such build's start-up, which is most of its time after Fibery's answers).
-    from .render import SiteRenderer, make_environment, plan_site
+    from .site.jinja import make_environment
+    from .site.pages import SiteRenderer
+    from .site.plan import plan_site
 
-    plan = plan_site(workspace, config, content_dir=root / config.content_dir, extra_pages=extra)
-    renderer = SiteRenderer(plan, make_environment(dirs), dirs, renderers)
+    plan = plan_site(workspace, config, content_dir=context.content_dir, extra_pages=extra, rich_text=context.rich_text)
+    renderer = SiteRenderer(plan, make_environment(context.template_dirs), context.template_dirs, context.renderers)
     keys = entity_keys(plan, base, digests) if cache else {}
     clock.lap("plan")
     with (
@@ -151,18 +200,22 @@ def _build(
     ):
         kept: set[str] = set()
         unpublished: dict[str, int] = {}
-        counted = plan.unpublished_links
-        for path, data in renderer.pages(keep=_carrier(writer, keys, previous, kept, index.kept)):
+        for job in renderer.pages():
+            if job.entity and _carried_over(job, writer, keys, previous):
+                kept.add(job.path)
+                index.kept(job.path)
+                continue
+            page = job.render()
             clock.lap("render")
-            writer.write(path, data)
-            index.page(path, data)
+            writer.write(page.path, page.data)
+            index.page(page.path, page.data)
             clock.lap("write")
-            if plan.unpublished_links != counted:
-                unpublished[path], counted = plan.unpublished_links - counted, plan.unpublished_links
-            if path.endswith(".html"):
+            if page.unpublished_links:
+                unpublished[page.path] = page.unpublished_links
+            if page.path.endswith(".html"):
                 report.rendered += 1
-                if on_page:
-                    on_page(report.rendered)
+                if context.on_page:
+                    context.on_page(report.rendered)
         report.pages = report.rendered + len(kept)
         if previous:
             unpublished.update((path, n) for path, n in previous.unpublished.items() if path in kept)
@@ -177,12 +230,13 @@ def _build(
         report.durations = dict(clock.durations)
     index.save()
     if cache:
-        cache.save_render_state(
+        save_render_state(
+            cache.render,
             RenderState(
                 out=str(out.resolve()), site_key=key, content_hash=report.content_hash, pages=report.pages,
                 unpublished_links=report.unpublished_links, entity_keys=keys, unpublished=unpublished,
                 files=writer.records,
-            )
+            ),
         )  # fmt: skip
     return report
 
@@ -202,27 +256,13 @@ def _check_links(site: Path, config: SiteConfig) -> None:
         log.warning("gen check: %d more problems", len(problems) - 20)
 
 
-def _carrier(
-    writer: SiteWriter,
-    keys: dict[str, str],
-    previous: RenderState | None,
-    kept: set[str],
-    on_kept: Callable[[str], None],
-) -> Callable[[str], bool]:
-    """``keep(path)`` for the renderer: carry an entity page over from the previous site,
-    unread, when its key is unchanged and the old file is still the one recorded (each page
-    carried over joins ``kept`` and is passed to ``on_kept``)."""
-    old = previous.entity_keys if previous else {}
-
-    def keep(path: str) -> bool:
-        key = keys.get(path)
-        if key is None or old.get(path) != key or not writer.keep(path):
-            return False
-        kept.add(path)
-        on_kept(path)
-        return True
-
-    return keep
+def _carried_over(job: PageJob, writer: SiteWriter, keys: dict[str, str], previous: RenderState | None) -> bool:
+    """Whether the entity page of ``job`` is carried over from the previous site, unread:
+    its key is unchanged and the old file is still the one recorded (``writer.keep``)."""
+    key = keys.get(job.path)
+    return (
+        key is not None and previous is not None and previous.entity_keys.get(job.path) == key and writer.keep(job.path)
+    )
 
 
 def _build_meta(
@@ -238,7 +278,7 @@ def _build_meta(
     report.built_at = datetime.now(UTC).isoformat(timespec="seconds")
     report.durations = dict(clock.durations)
     report.files = writer.files + len(meta)
-    # The manifest, as a page (issue 7, status.py); it holds the time, like build-info.json.
+    # The manifest, as a page (issue 7, site/status.py); it holds the time, like build-info.json.
     writer.write(STATUS_PAGE, status_page(renderer, report))
     writer.write(BUILD_INFO, _build_info(report))
 

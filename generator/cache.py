@@ -15,69 +15,18 @@ fibery-kb or for another space is ignored, and the build is a full one. ``gen bu
 ignores both caches (and refreshes them). The fetch cache holds the space as read, hidden
 fields included: keep it out of anything published.
 
-The keys that decide which pages are rendered again are ``keys.py``'s.
+The keys that decide which pages are rendered again are ``site/keys.py``'s; the render
+cache's record of an output folder is ``site/state.py``'s ``RenderState``. This module only
+says where each cache lives.
 """
 
 from __future__ import annotations
 
 import hashlib
-import logging
-import os
-from collections.abc import Iterable
 from pathlib import Path
 
-from pydantic import BaseModel, ValidationError
-
-from .files import remove_stale_temporaries, write_atomically
+from .files import remove_stale_temporaries
 from .naming import slugify
-
-log = logging.getLogger(__name__)
-
-RENDER_CACHE_VERSION = 1
-
-
-# --------------------------------------------------------------------------- render cache
-
-
-class RenderState(BaseModel):
-    """What one output folder was built from and holds (the render cache's record)."""
-
-    version: int = RENDER_CACHE_VERSION
-    out: str
-    site_key: str
-    content_hash: str
-    pages: int
-    unpublished_links: int
-    entity_keys: dict[str, str]
-    """Entity page path → the key it was rendered from."""
-    unpublished: dict[str, int] = {}
-    """Page path → links to unpublished entities counted while rendering it."""
-    files: dict[str, tuple[str, int, int]]
-    """Every file of the folder → (sha256, size, mtime in ns) as written."""
-
-    def matches(self, out: Path) -> bool:
-        """Whether ``out`` still holds exactly the files recorded (by size and mtime)."""
-        found = dict(scan(out))
-        return found.keys() == self.files.keys() and all(
-            (size, mtime) == tuple(self.files[path][1:]) for path, (size, mtime) in found.items()
-        )
-
-
-def scan(folder: Path) -> Iterable[tuple[str, tuple[int, int]]]:
-    """Every file under ``folder``: (relative POSIX path, (size, mtime in ns))."""
-    stack = [(folder, "")]
-    while stack:
-        current, prefix = stack.pop()
-        try:
-            entries = list(os.scandir(current))
-        except (FileNotFoundError, NotADirectoryError):
-            continue
-        for entry in entries:
-            if entry.is_dir(follow_symlinks=False):
-                stack.append((Path(entry.path), f"{prefix}{entry.name}/"))
-            elif entry.is_file(follow_symlinks=False):
-                info = entry.stat(follow_symlinks=False)
-                yield f"{prefix}{entry.name}", (info.st_size, info.st_mtime_ns)
 
 
 class BuildCache:
@@ -101,23 +50,7 @@ class BuildCache:
         key = hashlib.sha256(f"{fibery_url}\0{space}".encode()).hexdigest()[:12]
         return self.folder / "fetch" / f"{slugify(space, fallback='space')}-{key}"
 
-    def _render_file(self, out: Path) -> Path:
-        return self.folder / "render" / f"{hashlib.sha256(str(out.resolve()).encode()).hexdigest()[:16]}.json"
-
-    def render_state(self, out: Path) -> RenderState | None:
-        """What ``out`` was last built from, or None."""
-        path = self._render_file(out)
-        if not self.read or not path.is_file():
-            return None
-        try:
-            state = RenderState.model_validate_json(path.read_bytes())
-        except (OSError, ValidationError, ValueError) as exc:
-            log.info("render cache ignored (%s): every page is rendered", type(exc).__name__)
-            return None
-        return state if (state.version, state.out) == (RENDER_CACHE_VERSION, str(out.resolve())) else None
-
-    def save_render_state(self, state: RenderState) -> None:
-        try:
-            write_atomically(self._render_file(Path(state.out)), state.model_dump_json().encode(), dir_mode=0o700)
-        except OSError as exc:
-            log.warning("render cache not written to %s: %s", self.folder, exc.strerror or exc)
+    @property
+    def render(self) -> Path:
+        """The render cache: one record per output folder (``site/state.py``)."""
+        return self.folder / "render"

@@ -6,7 +6,7 @@ given. Errors are ``GenError``s: one line on stderr and a distinct exit code.
 
 from __future__ import annotations
 
-import dataclasses
+import functools
 import logging
 import os
 import sys
@@ -14,10 +14,9 @@ import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
 
 from . import __version__, plugins
 from .build import build
@@ -25,12 +24,24 @@ from .cache import BuildCache
 from .config import SiteConfig, load_site_config
 from .errors import ConfigError, GenError
 from .logs import SECRETS, redact, setup_logging
+from .model import Database
 from .publish import apply_publish_rules, describe_publication, select_databases
-from .sources import BUILTIN_SOURCES, FiberySource, Source, write_snapshot
+from .sources import BUILTIN_SOURCES, Source, as_source, write_snapshot
 from .summary import write_job_summary
+from .text import RichText
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 log = logging.getLogger("generator")
-stderr = Console(stderr=True)
+
+
+@functools.cache
+def _stderr() -> Console:
+    """The console progress is drawn on (rich is loaded on first use: not by ``gen -q``)."""
+    from rich.console import Console
+
+    return Console(stderr=True)
 
 
 def source_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -90,7 +101,7 @@ def _configure_logging(ctx: click.Context) -> bool:
     quiet = bool(ctx.meta.get("quiet"))
     verbosity = -1 if quiet else int(ctx.meta.get("verbose") or 0)
     setup_logging(verbosity, json_format=ctx.meta.get("log_format") == "json")
-    return not quiet and stderr.is_terminal
+    return not quiet and _stderr().is_terminal
 
 
 def make_source(
@@ -104,10 +115,14 @@ def make_source(
     progress: Callable[[str, int], None] | None = None,
     cache: BuildCache | None = None,
     rich_text_formats: tuple[str, ...] | None = None,
+    rich_text: RichText | None = None,
+    select: Callable[[list[Database]], list[Database]] | None = None,
 ) -> Source:
     """Pick the workspace source the options ask for: ``--demo``, ``--snapshot``, else
     kb.toml's ``source`` (``fibery`` by default, or a ``fibery_kb.sources`` plugin). A live
-    one reads through ``cache``."""
+    one reads through ``cache`` the entities of the databases ``select`` keeps (by default
+    those the publish rules publish), and prepares rich text as it arrives with
+    ``rich_text`` (the build's)."""
     if demo and snapshot:
         raise ConfigError("--demo and --snapshot cannot be used together")
     name = "demo" if demo else "snapshot" if snapshot else config.source
@@ -115,7 +130,8 @@ def make_source(
         **config.plugins.get(name, {}),
         "progress": progress,
         "cache": cache,
-        "select": lambda databases: select_databases(databases, config),
+        "rich_text": rich_text,
+        "select": select or (lambda databases: select_databases(databases, config)),
     }
     given = {
         "fibery_url": fibery_url,
@@ -125,7 +141,9 @@ def make_source(
         "rich_text_formats": rich_text_formats,
     }
     options.update({key: value for key, value in given.items() if value is not None})
-    return plugins.make_source(config, name, options, BUILTIN_SOURCES)
+    # --demo and --snapshot name the built-in sources: no plugin look-up (importlib.metadata).
+    chosen = plugins.make_source(config, name, options, BUILTIN_SOURCES, builtin=demo or snapshot is not None)
+    return as_source(chosen)
 
 
 @contextmanager
@@ -137,7 +155,7 @@ def progress_display(enabled: bool) -> Iterator[tuple[Callable[[str, int], None]
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn  # only on a terminal
 
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
-    with Progress(*columns, console=stderr, transient=True) as bar:
+    with Progress(*columns, console=_stderr(), transient=True) as bar:
         tasks: dict[str, Any] = {}
 
         def fetched(title: str, count: int) -> None:
@@ -224,15 +242,19 @@ def build_command(
     root = config_path.parent if config_path else Path(".")
     cache = None if dry_run else BuildCache(root / config.cache_dir, read=not full)
     with progress_display(show_progress) as (fetched, written):
-        source = make_source(config, progress=fetched, cache=cache, **source_args)
+        rich_text = RichText()  # one per build: the source prepares rich text with it as it arrives
+        # A dry run has no cache (it writes nothing, not even the download cache).
+        source = make_source(config, progress=fetched, cache=cache, rich_text=rich_text, **source_args)
         if dry_run:
-            if isinstance(source, FiberySource):  # a dry run writes nothing, not even the download cache
-                source.client.file_policy = dataclasses.replace(source.client.file_policy, cache_dir=None)
             workspace = source.load()
+            published = apply_publish_rules(workspace, config)
+            published = published.with_files(source.files(published.referenced_files()))
         else:
-            report = build(source, config, out=out, root=root, on_page=written, cache=cache, force=force)
+            report = build(
+                source, config, out=out, root=root, on_page=written, cache=cache, force=force, rich_text=rich_text
+            )
     if dry_run:
-        click.echo("\n".join(describe_publication(workspace, apply_publish_rules(workspace, config))))
+        click.echo("\n".join(describe_publication(workspace, published)))
         return
     write_job_summary(report, demo=bool(source_args.get("demo")))
     if report.unpublished_links:
@@ -253,6 +275,7 @@ def pull_command(ctx: click.Context, config_path: Path | None, out: Path, **sour
     with progress_display(show_progress) as (fetched, _):
         source = make_source(config, progress=fetched, **source_args)
         workspace = source.load()
+        workspace = workspace.with_files(source.files(workspace.referenced_files()))
     # The snapshot holds hidden fields too: owner-only (0600), like the fetch cache.
     umask = os.umask(0o077)
     try:
@@ -291,10 +314,10 @@ def _segments_loader(
     fetches only the segments database and the databases its relations point at."""
     name = database or config.segments_database
     setting = "--database" if database else "kb.toml segments_database"
-    # Segments keep their rich text as Markdown (and plain text, from the HTML).
-    source = make_source(config, progress=progress, rich_text_formats=("md", "html"), **source_args)
-    if isinstance(source, FiberySource):
-        source = FiberySource(source.client, select=seg.segments_selector(name, setting=setting), progress=progress)
+    # Segments keep their rich text as Markdown (and plain text, from the HTML). They publish
+    # nothing: no file is downloaded (``files`` is never called).
+    select = seg.segments_selector(name, setting=setting)
+    source = make_source(config, progress=progress, rich_text_formats=("md", "html"), select=select, **source_args)
     return lambda: seg.read_segments(source.load(), name, setting=setting)
 
 
@@ -331,6 +354,8 @@ def segments_command(
     with progress_display(show_progress) as (fetched, _):
         segments = _segments_loader(config, database, fetched, **source_args)()
     if fmt == "table":
+        from rich.console import Console
+
         seg.print_table(segments, Console())
     else:
         _write_stdout(seg.to_json(segments) if fmt == "json" else seg.to_csv(segments))
@@ -398,15 +423,15 @@ def serve_command(
     """Build the site, serve it on http://HOST:PORT/, rebuild when templates/ or content/
     change (the workspace is read once) and reload the pages open in a browser. Ctrl-C
     stops it (exit code 130, as any interrupted command)."""
-    from .serve import Preview, serve
+    from .serve import LoadedSource, Preview, serve
 
     show_progress = _configure_logging(ctx)
     config = load_site_config(path=config_path)
     root = config_path.parent if config_path else Path(".")
     with progress_display(show_progress) as (fetched, _):
-        workspace = make_source(config, progress=fetched, **source_args).load()
+        source = LoadedSource(make_source(config, progress=fetched, **source_args))
     try:
-        serve(Preview(workspace, config, out=out, root=root, announce=click.echo), port=port, host=host)
+        serve(Preview(source, config, out=out, root=root, announce=click.echo), port=port, host=host)
     except KeyboardInterrupt:
         click.echo("Stopped.")
         sys.exit(130)

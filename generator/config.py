@@ -29,13 +29,14 @@ from .model import FieldKind
 from .naming import url_segment
 
 CONFIG_FILE = "kb.toml"
-DEFAULT_PAGE_SIZE = 500
-"""Entities per list request. Fibery's own default is 100 and no maximum is documented;
-public clients page with 500–3000. At 3 requests/s a cold build of N entities in D databases
-spends about (N/500 + D + 2) / 3 s on requests: 10,000 entities in 10 databases take 22
-requests, ~7.5 s, inside the 15 s budget, where Fibery's 100 would take 102 requests (~35 s).
-Going above 500 saves little (1,000 → 12 requests, ~4 s) but doubles each response (a few MB
-with inline rich text), closer to a 30 s timeout on a slow server."""
+DEFAULT_PAGE_SIZE = 2999
+"""Entities per list request to start with: the largest page public clients are seen to use
+(Fibery's own default is 100 and no maximum is documented), asking 3000 rows with the one
+that tells whether more follow. A cold build of N entities in D databases makes about
+N/3000 + D + 2 requests (10,000 entities in 10 databases: 12, ~4 s at 3 requests/s, against
+22 at 500 a page). A large page with inline rich text can take long to answer: a page that
+times out is asked again at half the size, and the size each database ended with is
+remembered in the fetch cache (``FetchMeta.page_sizes``) for its next full read."""
 DEFAULT_CACHE_DIR = ".cache/fibery-kb"
 
 
@@ -92,7 +93,10 @@ class SiteConfig(_Strict):
     )
     page_size: Annotated[int, Field(ge=1, le=2999)] = Field(
         default=DEFAULT_PAGE_SIZE,
-        description="Entities per list request (one more is asked, so requests stay within Fibery's 3000).",
+        description=(
+            "Entities per list request to start with (one more is asked, so requests stay within Fibery's 3000); "
+            "a page that times out is asked again at half the size, and each database's size is remembered"
+        ),
     )
     segments_database: str = Field(default="Process Segments", description="Database of `gen segments`.")
     timeout: Annotated[float, Field(gt=0, le=600)] = Field(

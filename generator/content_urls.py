@@ -11,7 +11,7 @@ leading nowhere or calling a third-party host on its readers' behalf.
   the site at build time, ``external_images.py``; a link when that fails), ``drop`` (removed,
   with a warning) or ``hotlink`` (kept as an image, the owner's choice).
 
-The renderer (``render.PageLinks``) asks ``resolve`` before its own rewriting and
+The renderer (``site.links.SiteLinks``) asks ``resolve`` before its own rewriting and
 ``image_policy`` after it; ``fields.rewrite_links`` turns an ``AsLink`` into an ``<a>``.
 """
 

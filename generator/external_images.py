@@ -21,12 +21,12 @@ from .config import SiteConfig
 from .content_urls import download_key, is_external, is_relative
 from .files import FileCache, FilePolicy
 from .model import FieldKind, Workspace
-from .text import clean_html, link_urls, rich_text_html
+from .text import RichText
 
 log = logging.getLogger(__name__)
 
 
-def external_image_urls(workspace: Workspace) -> list[str]:
+def external_image_urls(workspace: Workspace, rich_text: RichText) -> list[str]:
     """Every external image URL of the workspace's rich text, once, in a stable order."""
     found: set[str] = set()
     for db in workspace.databases:
@@ -34,19 +34,21 @@ def external_image_urls(workspace: Workspace) -> list[str]:
         for entity in db.entities:
             for key in texts:
                 value = entity.values.get(key)
-                for tag, _, url, _, _ in link_urls(clean_html(rich_text_html(value))) if value else ():
+                for tag, _, url, _, _ in rich_text.links(rich_text.value(value)) if value else ():
                     if tag == "img" and not is_relative(url) and is_external(url):
                         found.add(url.strip())
     return sorted(found)
 
 
-def download_external_images(workspace: Workspace, config: SiteConfig, cache_folder: Path | None) -> int:
+def download_external_images(
+    workspace: Workspace, config: SiteConfig, cache_folder: Path | None, rich_text: RichText
+) -> int:
     """Add each external image that may be published to ``workspace.files``; return how many."""
     policy = FilePolicy.from_config(config)
     cache = FileCache(cache_folder) if cache_folder is not None else None
     added = 0
     with httpx.Client(timeout=config.timeout, follow_redirects=True) as http:
-        for url in external_image_urls(workspace):
+        for url in external_image_urls(workspace, rich_text):
             key = download_key(url)
             data = _cached_or_fetched(http, url, key, cache, policy)
             if data is not None:

@@ -15,7 +15,6 @@ Three rules keep that safe and cheap:
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import fnmatch
 import hashlib
@@ -27,12 +26,13 @@ import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
-
-import httpx
+from typing import TYPE_CHECKING, Protocol
 
 from .config import DEFAULT_FILE_TYPES, DEFAULT_MAX_FILE_SIZE, SiteConfig
 from .logs import add_file_secret
+
+if TYPE_CHECKING:  # httpx is loaded by the client that downloads, not by a snapshot build
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -324,6 +324,10 @@ async def download_files(
 
     A file that fails or that the policy refuses is left out with a warning naming why;
     the page then shows a placeholder (and ``strict`` fails the build at render time)."""
+    import asyncio
+
+    import httpx
+
     cache = FileCache(policy.cache_dir, read=policy.read_cache) if policy.cache_dir is not None else None
     files: dict[str, str] = {}
     for secret in secrets:  # a file's secret opens it without the token: never in a log line

@@ -34,13 +34,10 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, field_validator
 from pydantic import Field as PydanticField
 
+from .naming import name_key
+
 SNAPSHOT_VERSION = 1
 _FILE_REFERENCE = re.compile(r"(?:(?:https?:)?//([^/\s\"'<>()]+))?/api/files/([A-Za-z0-9_-]+)")
-
-
-def _entity_order(entity: Entity) -> tuple[int, int, str, str]:
-    public_id = entity.public_id
-    return (0, int(public_id), "", entity.id) if public_id.isdigit() else (1, 0, public_id, entity.id)
 
 
 class FieldKind(StrEnum):
@@ -92,6 +89,15 @@ class Field(_Model):
         default="", description="Fibery's own name of the field, e.g. 'Things/Author' ('' when unknown)."
     )
 
+    def is_named(self, name: str) -> bool:
+        """Whether ``name`` designates this field: as Fibery shows it ("Last Reviewed"), by its
+        REST name ("Nursery/Last Reviewed") or by its GraphQL name (``lastReviewed``), compared
+        as ``naming.name_key`` compares names."""
+        key = name_key(name)
+        return key in (name_key(self.title), name_key(self.key)) or (
+            bool(self.rest_name) and key == name_key(self.rest_name)
+        )
+
 
 class Entity(_Model):
     """One entity (row) of a database, with its field values keyed by ``Field.key``."""
@@ -102,6 +108,19 @@ class Entity(_Model):
     creation_date: str | None = None
     modification_date: str | None = None
     values: dict[str, Any] = PydanticField(default_factory=dict)
+
+    def public_id_key(self) -> tuple[int, int, str, str]:
+        """Sort key of public-id order: numeric ids numerically ("9" before "10"), then the
+        others as text; the id breaks ties."""
+        public_id = self.public_id
+        return (0, int(public_id), "", self.id) if public_id.isdigit() else (1, 0, public_id, self.id)
+
+    def related_ids(self, key: str) -> list[str]:
+        """The ids of the entities the relation or collection ``key`` points at, in its order
+        (none when the value is empty or not a relation's)."""
+        value = self.values.get(key)
+        items = value if isinstance(value, list) else [value]
+        return [str(item["id"]) for item in items if isinstance(item, dict) and item.get("id")]
 
 
 class Database(_Model):
@@ -120,6 +139,52 @@ class Database(_Model):
     def field(self, key: str) -> Field | None:
         """Return the field called ``key`` (GraphQL name), if there is one."""
         return next((f for f in self.fields if f.key == key), None)
+
+    def is_named(self, name: str) -> bool:
+        """Whether ``name`` designates this database: as Fibery shows it ("Process Segments"),
+        as ``Space/Database`` ("Nursery/Process Segments"), or by its GraphQL type
+        (``NurseryProcessSegments``) or query (``findProcessSegments``, with or without ``find``)."""
+        key = name_key(name)
+        names = (self.title, self.key, self.query, self.query.removeprefix("find"), self.rest_name)
+        return key in {name_key(n) for n in names if n}
+
+    def find_field(self, name: str) -> Field | None:
+        """Return the field ``name`` designates by any of its names (``Field.is_named``)."""
+        return next((f for f in self.fields if f.is_named(name)), None)
+
+    def fields_of(self, *kinds: FieldKind) -> list[Field]:
+        """The fields of these kinds, in order."""
+        return [f for f in self.fields if f.kind in kinds]
+
+    @property
+    def linking_fields(self) -> list[Field]:
+        """The relations and collections: the fields whose values point at other entities."""
+        return [f for f in self.fields if f.kind.links_entities]
+
+    def entity_files(self, entity: Entity, fibery_url: str) -> list[str]:
+        """The file secrets ``entity`` (of this database) references, each once, in order:
+        those of its files fields, then those its rich texts embed. Only ``/api/files/`` URLs
+        on the host of ``fibery_url`` (or without a host) count: an image pasted from another
+        account stays a link to it."""
+        return list(self._files_of([entity], urlsplit(fibery_url).netloc.casefold()))
+
+    def _files_of(self, entities: Iterable[Entity], host: str) -> dict[str, None]:
+        file_fields = [f.key for f in self.fields if f.kind is FieldKind.FILES]
+        text_fields = [f.key for f in self.fields if f.kind is FieldKind.RICH_TEXT]
+        secrets: dict[str, None] = {}
+        for entity in entities:
+            for key in file_fields:
+                secrets.update((f["secret"], None) for f in entity.values.get(key) or [])
+            for key in text_fields:
+                value = entity.values.get(key) or {}
+                for text in (value.get("html") or "", value.get("md") or ""):
+                    if "/api/files/" in text:  # most texts embed no file: skip the pattern
+                        secrets.update(
+                            (secret, None)
+                            for found, secret in _FILE_REFERENCE.findall(text)
+                            if not found or found.casefold() == host
+                        )
+        return secrets
 
 
 class Workspace(_Model):
@@ -162,11 +227,24 @@ class Workspace(_Model):
         """Return the database whose key is ``key``."""
         return next((d for d in self.databases if d.key == key), None)
 
+    def find_database(self, name: str) -> Database | None:
+        """Return the database ``name`` designates by any of its names (``Database.is_named``)."""
+        return find_database(self.databases, name)
+
+    def referenced_files(self) -> list[str]:
+        """Every file secret of this workspace that a files field or a rich text uses, each
+        once, in order (see ``Database.entity_files``)."""
+        return referenced_files(self.databases, self.fibery_url)
+
+    def with_files(self, files: dict[str, str]) -> Workspace:
+        """The same workspace holding ``files`` (base64 by secret) instead of its own."""
+        return self.model_copy(update={"files": files})
+
     def in_stable_order(self) -> Workspace:
         """Return the workspace with databases by title and entities by public id (numeric
         where numeric), whatever order the source gave them in: same input, same site."""
         databases = sorted(self.databases, key=lambda d: (d.title.casefold(), d.key))
-        ordered = [d.model_copy(update={"entities": sorted(d.entities, key=_entity_order)}) for d in databases]
+        ordered = [d.model_copy(update={"entities": sorted(d.entities, key=Entity.public_id_key)}) for d in databases]
         return self.model_copy(update={"databases": ordered})
 
     @property
@@ -175,25 +253,16 @@ class Workspace(_Model):
         return sum(len(d.entities) for d in self.databases)
 
 
+def find_database(databases: Iterable[Database], name: str) -> Database | None:
+    """Return the first of ``databases`` that ``name`` designates (``Database.is_named``)."""
+    return next((db for db in databases if db.is_named(name)), None)
+
+
 def referenced_files(databases: Iterable[Database], fibery_url: str) -> list[str]:
-    """Every file secret of the workspace at ``fibery_url`` that a files field or a rich text
-    uses, each once, in order. Only ``/api/files/`` URLs on the workspace's host (or without
-    a host) count: an image pasted from another account stays a link to it."""
+    """Every file secret of the workspace at ``fibery_url`` that the entities of ``databases``
+    reference (``Database.entity_files``), each once, in order."""
     host = urlsplit(fibery_url).netloc.casefold()
     secrets: dict[str, None] = {}
     for db in databases:
-        file_fields = [f.key for f in db.fields if f.kind is FieldKind.FILES]
-        text_fields = [f.key for f in db.fields if f.kind is FieldKind.RICH_TEXT]
-        for entity in db.entities:
-            for key in file_fields:
-                secrets.update((f["secret"], None) for f in entity.values.get(key) or [])
-            for key in text_fields:
-                value = entity.values.get(key) or {}
-                for text in (value.get("html") or "", value.get("md") or ""):
-                    if "/api/files/" in text:  # most texts embed no file: skip the pattern
-                        secrets.update(
-                            (secret, None)
-                            for found, secret in _FILE_REFERENCE.findall(text)
-                            if not found or found.casefold() == host
-                        )
+        secrets.update(db._files_of(db.entities, host))
     return list(secrets)

@@ -36,10 +36,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from . import model
 from .config import SiteConfig
 from .errors import ConfigError
-from .model import Database, Entity, Field, FieldKind, Workspace, referenced_files
-from .naming import name_key
+from .model import Database, Entity, Field, FieldKind, Workspace
 
 log = logging.getLogger(__name__)
 
@@ -47,34 +47,19 @@ PUBLISH_WHEN_KINDS = (FieldKind.STATE, FieldKind.SELECT, FieldKind.MULTI_SELECT)
 ALL_DATABASES = "*"
 
 
-def database_matches(db: Database, name: str) -> bool:
-    """Whether ``name`` designates ``db``: as Fibery shows it ("Process Segments"), as
-    ``Space/Database`` ("Nursery/Process Segments"), or by its GraphQL type
-    (``NurseryProcessSegments``) or query (``findProcessSegments``, with or without ``find``)."""
-    key = name_key(name)
-    names = {db.title, db.key, db.query, db.query.removeprefix("find"), db.rest_name}
-    return key in {name_key(n) for n in names if n}
-
-
 def find_database(databases: list[Database], name: str, *, setting: str) -> Database:
-    """Return the database called ``name``, or fail listing the databases that exist."""
-    for db in databases:
-        if database_matches(db, name):
-            return db
-    existing = ", ".join(sorted(db.title for db in databases)) or "none"
-    raise ConfigError(f"{setting}: no database '{name}' in the space (it has: {existing})")
-
-
-def field_matches(fld: Field, name: str) -> bool:
-    """Whether ``name`` designates ``fld``: as Fibery shows it ("Last Reviewed"), by its
-    REST name ("Nursery/Last Reviewed") or by its GraphQL name (``lastReviewed``)."""
-    key = name_key(name)
-    return key in (name_key(fld.title), name_key(fld.key)) or (bool(fld.rest_name) and key == name_key(fld.rest_name))
+    """Return the database called ``name`` (by any of its names, ``Database.is_named``), or
+    fail listing the databases that exist."""
+    found = model.find_database(databases, name)
+    if found is None:
+        existing = ", ".join(sorted(db.title for db in databases)) or "none"
+        raise ConfigError(f"{setting}: no database '{name}' in the space (it has: {existing})")
+    return found
 
 
 def find_field(db: Database, name: str, *, setting: str) -> Field:
-    """Return the field of ``db`` called ``name``, or fail naming both."""
-    found = next((f for f in db.fields if field_matches(f, name)), None)
+    """Return the field of ``db`` called ``name`` (``Field.is_named``), or fail naming both."""
+    found = db.find_field(name)
     if found is None:
         raise ConfigError(f"{setting}: database '{db.title}' has no field '{name}'")
     return found
@@ -105,7 +90,7 @@ def check_rules(databases: list[Database], config: SiteConfig) -> None:
         for name in names:
             find_field(db, name, setting=f"kb.toml hide_fields.{db.title}")
     for name in config.hide_fields.get(ALL_DATABASES, []):
-        if not any(field_matches(f, name) for db in databases for f in db.fields):
+        if not any(db.find_field(name) is not None for db in databases):
             raise ConfigError(f"kb.toml hide_fields: no database has a field '{name}'")
     for db, rule in _per_database(databases, config.publish_when, "kb.toml publish_when"):
         for name in rule:
@@ -127,8 +112,8 @@ def check_rules(databases: list[Database], config: SiteConfig) -> None:
 
 def is_selected(db: Database, config: SiteConfig) -> bool:
     """Whether ``include_databases`` / ``exclude_databases`` let ``db`` be published."""
-    included = not config.include_databases or any(database_matches(db, n) for n in config.include_databases)
-    return included and not any(database_matches(db, n) for n in config.exclude_databases)
+    included = not config.include_databases or any(db.is_named(n) for n in config.include_databases)
+    return included and not any(db.is_named(n) for n in config.exclude_databases)
 
 
 def select_databases(databases: list[Database], config: SiteConfig) -> list[Database]:
@@ -161,7 +146,7 @@ class _Condition:
 def _conditions(db: Database, config: SiteConfig) -> list[_Condition]:
     conditions = []
     for name, rule in config.publish_when.items():
-        if name != ALL_DATABASES and database_matches(db, name):
+        if name != ALL_DATABASES and db.is_named(name):
             conditions += [
                 _Condition(find_field(db, f, setting=f"kb.toml publish_when.{db.title}"), frozenset(values))
                 for f, values in rule.items()
@@ -182,12 +167,10 @@ def _warn_unused_values(db: Database, conditions: list[_Condition]) -> None:
 
 def _hidden_keys(db: Database, config: SiteConfig) -> set[str]:
     """GraphQL names of the fields of ``db`` that ``hide_fields`` hides."""
-    names = [
-        n for key, ns in config.hide_fields.items() if key == ALL_DATABASES or database_matches(db, key) for n in ns
-    ]
-    hidden = {f.key for f in db.fields if any(field_matches(f, n) for n in names)}
+    names = [n for key, ns in config.hide_fields.items() if key == ALL_DATABASES or db.is_named(key) for n in ns]
+    hidden = {f.key for f in db.fields if any(f.is_named(n) for n in names)}
     if not config.publish_email_fields:  # people's addresses stay out unless the owner says so
-        hidden |= {f.key for f in db.fields if f.kind is FieldKind.EMAIL}
+        hidden |= {f.key for f in db.fields_of(FieldKind.EMAIL)}
     return hidden
 
 
@@ -209,7 +192,7 @@ def apply_publish_rules(workspace: Workspace, config: SiteConfig) -> Workspace:
     """Return the part of ``workspace`` that may be published (the input is not changed)."""
     check_rules(workspace.databases, config)
     databases = [_published_database(db, config) for db in workspace.databases if is_selected(db, config)]
-    used = set(referenced_files(databases, workspace.fibery_url))
+    used = set(model.referenced_files(databases, workspace.fibery_url))
     # model_construct: a new object, so no index cached on the input (entities_by_id) is
     # carried over with entities that are no longer published.
     return Workspace.model_construct(

@@ -49,12 +49,12 @@ from typing import TYPE_CHECKING, Any, cast
 
 from .config import SiteConfig
 from .errors import RenderError
-from .writer import FileRecord, stage_file
+from .site.writer import FileRecord, stage_file
 
 if TYPE_CHECKING:
     from concurrent.futures import Future, ThreadPoolExecutor
 
-    from .writer import SiteWriter
+    from .site.writer import SiteWriter
 
 log = logging.getLogger(__name__)
 

@@ -20,17 +20,16 @@ import json
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
-
-from rich import box
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING, Any
 
 from .model import Database, Entity, Field, FieldKind, Workspace
 from .naming import name_key
 from .publish import find_database
 from .text import plain_text
+
+if TYPE_CHECKING:  # rich is loaded by the table only: `gen` itself starts without it
+    from rich.console import Console
+    from rich.table import Table
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +101,7 @@ def segments_selector(name: str, *, setting: str = "segments_database") -> Calla
 
     def select(databases: list[Database]) -> list[Database]:
         db = find_database(databases, name, setting=setting)
-        targets = {f.target for f in db.fields if f.kind.links_entities}
+        targets = {f.target for f in db.linking_fields}
         return [d for d in databases if d is db or d.key in targets]
 
     return select
@@ -154,30 +153,16 @@ def plain_value(field: Field, value: Any, workspace: Workspace) -> Any:
 # --------------------------------------------------------------------------- process order
 
 
-def public_id_key(entity: Entity) -> tuple[int, int, str, str]:
-    """Sort key for public ids: numbers numerically ("9" before "10"), then the others."""
-    pid = entity.public_id
-    if pid.isdigit():
-        return (0, int(pid), "", entity.id)
-    return (1, 0, pid, entity.id)
-
-
 def predecessors_of(db: Database) -> Callable[[Entity], list[str]]:
     """Return how to read an entity's predecessor ids, from the field named "predecessor"
     (a relation, or a collection when a step has several); no such field, no predecessors."""
     field = next(
-        (f for f in db.fields if f.kind.links_entities and PREDECESSOR_NAMES & {name_key(f.key), name_key(f.title)}),
+        (f for f in db.linking_fields if PREDECESSOR_NAMES & {name_key(f.key), name_key(f.title)}),
         None,
     )
     if field is None:
         return lambda entity: []
-
-    def read(entity: Entity) -> list[str]:
-        value = entity.values.get(field.key)
-        items = value if isinstance(value, list) else [value]
-        return [item["id"] for item in items if item and item.get("id")]
-
-    return read
+    return lambda entity: entity.related_ids(field.key)
 
 
 def process_order(entities: list[Entity], predecessors: Callable[[Entity], list[str]]) -> list[Entity]:
@@ -194,7 +179,7 @@ def process_order(entities: list[Entity], predecessors: Callable[[Entity], list[
         for pred in node_preds:
             succs[pred].append(node)
     waiting = {node: len(node_preds) for node, node_preds in preds.items()}
-    key = {e.id: public_id_key(e) for e in entities}
+    key = {e.id: e.public_id_key() for e in entities}
     ready = sorted((n for n, count in waiting.items() if count == 0), key=key.__getitem__, reverse=True)
     order: list[str] = []
     done: set[str] = set()
@@ -306,6 +291,10 @@ def _short(text: str, kind: FieldKind) -> str:
 
 def segments_table(segments: Segments, *, terminal: bool) -> Table:
     """A rich table of the segments; borders and title only on a terminal."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(
         title=f"{segments.database} ({len(segments.items)})" if terminal else None,
         box=box.SIMPLE_HEAD if terminal else None,

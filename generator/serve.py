@@ -22,8 +22,8 @@ from typing import Any
 from .build import build
 from .config import SiteConfig
 from .errors import GenError
-from .fibery import RequestStats
 from .model import Workspace
+from .sources import Source
 
 log = logging.getLogger(__name__)
 
@@ -182,15 +182,28 @@ def snapshot(folders: Iterable[Path]) -> dict[str, tuple[int, int]]:
 
 
 class LoadedSource:
-    """A source that hands out a fresh copy of a workspace read once (publish rules edit
-    the workspace in place, so each build gets its own)."""
+    """A source read once and built many times: the workspace is read when this is made,
+    and each file is asked of the source once. Each build gets its own copy of the
+    workspace, as if read again."""
 
-    def __init__(self, workspace: Workspace) -> None:
-        self.workspace = workspace
-        self.stats = RequestStats()
+    def __init__(self, source: Source) -> None:
+        self._source = source
+        self.stats = source.stats
+        self.workspace = source.load()
+        self._files: dict[str, str] = {}
+        self._asked: set[str] = set()
 
     def load(self) -> Workspace:
         return self.workspace.model_copy(deep=True)
+
+    def files(self, secrets: Iterable[str]) -> dict[str, str]:
+        wanted = list(dict.fromkeys(secrets))
+        new = [secret for secret in wanted if secret not in self._asked]
+        if new:
+            self._files.update(self._source.files(new))
+            self._asked.update(new)
+        chosen = set(wanted)
+        return {secret: data for secret, data in self._files.items() if secret in chosen}
 
 
 class Preview:
@@ -198,14 +211,14 @@ class Preview:
 
     def __init__(
         self,
-        workspace: Workspace,
+        source: Source,
         config: SiteConfig,
         *,
         out: Path,
         root: Path,
         announce: Callable[[str], None] = print,
     ) -> None:
-        self.source = LoadedSource(workspace)
+        self.source = source
         self.announce = announce
         self.config = config
         self.out = out

@@ -1,7 +1,12 @@
 """Where a workspace comes from: live Fibery, a JSON snapshot, or the shipped demo.
 
-A source is anything with ``load() -> Workspace`` and a ``stats`` attribute; the build does
-not know which one it has. Snapshots are ``Workspace`` serialised as JSON (with a format
+A source is anything with ``load() -> Workspace``, ``files(secrets)`` and a ``stats``
+attribute; the build does not know which one it has. ``load`` reads the databases and
+entities (with the file contents the source carries: a snapshot's; a live source carries
+none); ``files`` hands over the contents of the files asked for, downloading those it must.
+The build asks only once the publish rules have run, for the files published content
+references: a file only hidden content uses is never downloaded, and commands that publish
+nothing (``gen segments``) download nothing. Snapshots are ``Workspace`` serialised as JSON (with a format
 ``version``), so ``gen pull`` then ``gen build --snapshot`` gives the same site as a live
 build, and the demo is just a snapshot inside the package.
 """
@@ -9,34 +14,88 @@ build, and the demo is just a snapshot inside the package.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from importlib.resources import files
+import os
+from collections.abc import Iterable, Mapping
+from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from pydantic import ValidationError
 
 from .config import Connection, SiteConfig
 from .errors import ConfigError, SnapshotError
-from .fibery import PAGE_FORMATS, FetchCache, FiberyClient, ProgressCallback, RequestStats, Selector
-from .files import FilePolicy
+from .fibery.stats import PAGE_FORMATS, RequestStats
 from .model import SNAPSHOT_VERSION, Workspace
-from .text import warm
 
 if TYPE_CHECKING:
     from .cache import BuildCache
+    from .fibery import FiberyClient, ProgressCallback, Selector
+    from .text import RichText
 
 DEMO_SNAPSHOT = "demo/workspace.json"
 
 
+@runtime_checkable
 class Source(Protocol):
-    """Anything that can produce a ``Workspace``."""
+    """Anything that can produce a ``Workspace`` and the files it references. A source may
+    also offer ``fingerprint() -> str | None``: a cheap digest of what ``load`` would return
+    (``nochange.py``); one without it is always loaded."""
 
     stats: RequestStats
 
     def load(self) -> Workspace:
-        """Read the whole workspace."""
+        """Read the whole workspace (with the file contents the source carries, if any)."""
         ...
+
+    def files(self, secrets: Iterable[str]) -> dict[str, str]:
+        """The contents (base64) of the files of ``secrets`` this source can provide, by
+        secret: a file it cannot provide is left out (its page shows a placeholder)."""
+        ...
+
+
+class StaticSource:
+    """A workspace already in memory: ``load`` hands it out, ``files`` what it carries."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.workspace = workspace
+        self.stats = RequestStats()
+
+    def load(self) -> Workspace:
+        return self.workspace
+
+    def files(self, secrets: Iterable[str]) -> dict[str, str]:
+        return carried_files(self.workspace.files, secrets)
+
+
+def carried_files(carried: Mapping[str, str], secrets: Iterable[str]) -> dict[str, str]:
+    """Those of ``carried`` (file contents by secret) that ``secrets`` asks for, in the
+    order they are carried."""
+    wanted = set(secrets)
+    return {secret: data for secret, data in carried.items() if secret in wanted}
+
+
+class _CarryingSource:
+    """A source written before ``files`` existed (a plugin's ``load`` and ``stats`` only):
+    its files are those its workspace carries."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self.stats = inner.stats
+        self._carried: dict[str, str] = {}
+
+    def load(self) -> Workspace:
+        workspace: Workspace = self._inner.load()
+        self._carried = dict(workspace.files)
+        return workspace
+
+    def files(self, secrets: Iterable[str]) -> dict[str, str]:
+        return carried_files(self._carried, secrets)
+
+
+def as_source(source: Any) -> Source:
+    """``source`` as a ``Source``: one with ``load`` and ``stats`` only (a plugin's, written
+    before ``files`` existed) provides the files its workspace carries."""
+    return source if isinstance(source, Source) else _CarryingSource(source)
 
 
 class FiberySource:
@@ -62,12 +121,16 @@ class FiberySource:
         *,
         build_cache: BuildCache | None = None,
         formats: tuple[str, ...] = PAGE_FORMATS,
+        rich_text: RichText | None = None,
         **kwargs: Any,
     ) -> FiberySource:
         """The live space with kb.toml's request settings and file policy, reading through the
         build's fetch and download caches when it has them. The fetch waits on Fibery's
-        3 requests/s most of the time: each page's rich text is cleaned as it arrives, rather
-        than in the render phase."""
+        3 requests/s most of the time: each page's rich text is prepared as it arrives, by the
+        build's ``rich_text``, rather than in the render phase."""
+        from .fibery import FetchCache, FiberyClient  # httpx, gql: live builds only
+        from .files import FilePolicy
+
         fetch_cache = None
         if build_cache is not None:
             folder = build_cache.fetch_folder(connection.fibery_url, connection.space)
@@ -80,12 +143,23 @@ class FiberySource:
             cache=fetch_cache,
             formats=formats,
             file_policy=FilePolicy.from_config(config, build_cache),
-            on_entities=lambda database, entities: warm(database.fields, entities),
+            on_entities=rich_text.warm if rich_text else None,
         )
         return cls(client, **kwargs)
 
     def load(self) -> Workspace:
+        """Read the space (no file is downloaded: that is ``files``)."""
         return self.client.fetch_workspace(select=self._select, progress=self._progress)
+
+    def files(self, secrets: Iterable[str]) -> dict[str, str]:
+        """Download the files of ``secrets`` within kb.toml's file policy, through the
+        download cache when the build has one."""
+        return self.client.download_files(secrets)
+
+    def fingerprint(self) -> str | None:
+        """What the fetch cache holds, once Fibery has confirmed that nothing in it changed
+        (``FiberyClient.fingerprint``; after ``load``, of what it just fetched)."""
+        return self.client.fingerprint()
 
 
 class SnapshotSource:
@@ -94,6 +168,16 @@ class SnapshotSource:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.stats = RequestStats()
+        self._carried: dict[str, str] = {}
+
+    def fingerprint(self) -> str | None:
+        """The snapshot file's identity (any write changes its ctime), without reading it."""
+        try:
+            info = os.stat(self.path)
+        except OSError:
+            return None
+        parts = (self.path.resolve(), info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+        return "snapshot\0" + "\0".join(map(str, parts))
 
     def load(self) -> Workspace:
         try:
@@ -102,14 +186,20 @@ class SnapshotSource:
             raise SnapshotError(f"snapshot {self.path}: cannot read: {exc.strerror}") from None
         except UnicodeDecodeError:
             raise SnapshotError(f"snapshot {self.path}: not a UTF-8 text file") from None
-        return parse_snapshot(text, str(self.path))
+        workspace = parse_snapshot(text, str(self.path))
+        self._carried = dict(workspace.files)
+        return workspace
+
+    def files(self, secrets: Iterable[str]) -> dict[str, str]:
+        """The files the snapshot carries (those of the last ``load``); nothing is downloaded."""
+        return carried_files(self._carried, secrets)
 
 
 class DemoSource(SnapshotSource):
     """The demo workspace shipped inside the package."""
 
     def __init__(self) -> None:
-        super().__init__(Path(str(files("generator").joinpath(DEMO_SNAPSHOT))))
+        super().__init__(Path(str(resources.files("generator").joinpath(DEMO_SNAPSHOT))))
 
 
 def parse_snapshot(text: str, name: str) -> Workspace:
@@ -145,7 +235,8 @@ def write_snapshot(workspace: Workspace, path: Path) -> None:
 # Registered as the ``fibery_kb.sources`` entry points ``fibery``, ``snapshot`` and ``demo``
 # (pyproject.toml), exactly like a plugin's. ``options`` are kb.toml's ``[plugins.<name>]``
 # merged with the command-line values (``fibery_url``, ``space``, ``token_file``, ``path``,
-# ``progress``, ``cache``, and ``select``: the publish rules' choice of databases, which the
+# ``progress``, ``cache``, ``rich_text``: the build's ``text.RichText``, which a live source
+# warms as entities arrive, and ``select``: the publish rules' choice of databases, which the
 # command hands in so that a live source fetches the entities of published databases only).
 
 
@@ -164,6 +255,7 @@ def fibery_source(config: SiteConfig, options: Mapping[str, Any]) -> FiberySourc
         config,
         build_cache=options.get("cache"),
         formats=tuple(options.get("rich_text_formats") or PAGE_FORMATS),
+        rich_text=options.get("rich_text"),
         select=options.get("select") or (lambda dbs: dbs),
         progress=options.get("progress"),
     )

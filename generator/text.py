@@ -1,14 +1,15 @@
 """Rich text prepared for the site: cleaned (nh3), its links found, its description and
 its plain text worked out.
 
-What the field renderers and the render keys read of a rich-text value, and what the Fibery
-source prepares during the fetch (``warm``) while it waits for its next request slot. It
-knows nothing of pages: rewriting links for one page is ``fields.rewrite_links``'s.
+``RichText`` prepares each text once per build: the build creates one and hands it on to
+the source (which prepares each page of entities as it arrives, ``RichText.warm``, while it
+waits for its next request slot) and to the site plan (the field renderers and the render
+keys read it). Nothing is remembered between builds. This module knows nothing of pages:
+rewriting links for one page is ``site.fields.rewrite_links``'s.
 """
 
 from __future__ import annotations
 
-import functools
 import html as html_lib
 import re
 from collections.abc import Iterable
@@ -16,7 +17,7 @@ from typing import Any
 
 import nh3
 
-from .model import Entity, Field, FieldKind
+from .model import Database, Entity, FieldKind
 
 SAFE_SCHEMES = frozenset({"http", "https", "mailto"})
 RICH_TEXT_TAGS = (nh3.ALLOWED_TAGS - {"area", "map"}) | {"figure", "figcaption"}
@@ -56,21 +57,18 @@ def _mention_links(clean: str) -> str:
     return _MENTION.sub(lambda m: f'<a href="{MENTION_URL}{m[4].lower()}">{m[2] or m[1]}</a>', clean)
 
 
-@functools.lru_cache(maxsize=1 << 17)
 def clean_html(html: str) -> str:
     """Clean untrusted rich-text HTML with nh3: no scripts, styles, frames or event handlers,
-    only http(s)/mailto absolute links; Fibery's mentions become links. Remembered: a text is
-    cleaned once per build, however many pages show it, and the Fibery source cleans each
-    text as it arrives (``warm``)."""
+    only http(s)/mailto absolute links; Fibery's mentions become links (``RichText.clean``
+    remembers it for the build)."""
     return _mention_links(_CLEANER.clean(html))
 
 
-@functools.lru_cache(maxsize=1 << 17)
 def link_urls(clean: str) -> tuple[tuple[str, str, str, int, int], ...]:
     """(tag, attribute, URL, start, end) of every link of cleaned HTML, ``clean[start:end]``
     being the whole attribute (`` href="…"``): the URLs the render cache hashes
-    (``keys.entity_keys``) and ``rewrite_links`` rewrites. Remembered, and found during the
-    fetch like the cleaning (``warm``)."""
+    (``site.keys.entity_keys``) and ``rewrite_links`` rewrites (``RichText.links``
+    remembers them for the build)."""
     return tuple((m[1], m[3], html_lib.unescape(m[4]), m.start(3) - 1, m.end()) for m in _TAG_URL.finditer(clean))
 
 
@@ -91,26 +89,59 @@ def description(html: str) -> str:
     return text[:DESCRIPTION_LENGTH].rsplit(" ", 1)[0].rstrip(",.;:") + "…"
 
 
-@functools.lru_cache(maxsize=1 << 17)
-def rich_text_description(clean: str) -> str:
-    """``description`` of cleaned rich text, remembered, and worked out during the fetch
-    (``warm``): the page of an entity whose first rich text is rendered by the built-in
-    renderer is described by it (its links rewritten or not, the text is the same)."""
-    return description(clean)
+class RichText:
+    """Rich text prepared once per build: each text cleaned, its links found and its
+    description worked out the first time it is asked for, then remembered until the build
+    ends (a text is shown on several pages, and hashed by the render keys). One per build:
+    ``gen serve``'s rebuilds and the tests never share one."""
 
+    def __init__(self) -> None:
+        self._clean: dict[str, str] = {}
+        self._links: dict[str, tuple[tuple[str, str, str, int, int], ...]] = {}
+        self._descriptions: dict[str, str] = {}
 
-def warm(fields: Iterable[Field], entities: Iterable[Entity]) -> None:
-    """Clean the entities' rich text and find its links now, so that planning and rendering
-    find both done: the Fibery source calls this for each page of entities while it waits
-    for its next request slot."""
-    texts = [f.key for f in fields if f.kind is FieldKind.RICH_TEXT]
-    for entity in entities if texts else ():
-        for key in texts:
-            value = entity.values.get(key)
-            if value:
-                clean = clean_html(rich_text_html(value))
-                link_urls(clean)
-                rich_text_description(clean)
+    def clean(self, html: str) -> str:
+        """``clean_html(html)``, remembered."""
+        try:
+            return self._clean[html]
+        except KeyError:
+            clean = self._clean[html] = clean_html(html)
+            return clean
+
+    def links(self, clean: str) -> tuple[tuple[str, str, str, int, int], ...]:
+        """``link_urls(clean)``, remembered."""
+        try:
+            return self._links[clean]
+        except KeyError:
+            found = self._links[clean] = link_urls(clean)
+            return found
+
+    def description(self, clean: str) -> str:
+        """``description`` of cleaned rich text, remembered: the page of an entity whose first
+        rich text is rendered by the built-in renderer is described by it (its links
+        rewritten or not, the text is the same)."""
+        try:
+            return self._descriptions[clean]
+        except KeyError:
+            text = self._descriptions[clean] = description(clean)
+            return text
+
+    def value(self, value: dict[str, Any]) -> str:
+        """A rich-text value's HTML, cleaned (``rich_text_html``, then ``clean``)."""
+        return self.clean(rich_text_html(value))
+
+    def warm(self, database: Database, entities: Iterable[Entity]) -> None:
+        """Clean the entities' rich text and find its links now, so that planning and
+        rendering find both done: the Fibery source calls this for each page of entities
+        of ``database`` while it waits for its next request slot."""
+        texts = [f.key for f in database.fields if f.kind is FieldKind.RICH_TEXT]
+        for entity in entities if texts else ():
+            for key in texts:
+                value = entity.values.get(key)
+                if value:
+                    clean = self.clean(rich_text_html(value))
+                    self.links(clean)
+                    self.description(clean)
 
 
 def rich_text_html(value: dict[str, Any]) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -51,129 +52,6 @@ def env_with(**values: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in _OUR_VARIABLES}
     env.update(values)
     return env
-
-
-# =========================================================================== MongoDB backend (issues 3, 17)
-# The store tests run over the wire against a real MongoDB-protocol server, chosen once per
-# session: the server MONGODB_URI names (the GitHub CI job runs a mongo service), else a
-# SecantusDB started on 127.0.0.1 on first use (a test extra: tests/secantus_server.py),
-# else, where no SecantusDB wheel exists, mongomock. The report's header and its last lines
-# say which ran. Each test gets a database of its own, dropped afterwards.
-
-import inspect  # noqa: E402 - this block's imports stay with it
-import uuid  # noqa: E402
-from collections.abc import Iterator  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-
-import mongomock  # noqa: E402
-import pymongo  # noqa: E402
-from pymongo.database import Database  # noqa: E402
-
-from generator.logs import redact  # noqa: E402
-
-from . import secantus_server  # noqa: E402
-
-
-@dataclass(frozen=True)
-class MongoBackend:
-    """What the store tests talk to. ``uri`` is None for mongomock (no server at all)."""
-
-    kind: str  # "server" | "secantusdb" | "mongomock"
-    uri: str | None
-    label: str
-
-
-_backend_used: list[MongoBackend] = []
-
-
-def _planned_backend() -> MongoBackend:
-    """The backend this session will use, decided without starting anything."""
-    uri = os.environ.get("MONGODB_URI")
-    if uri:
-        return MongoBackend("server", uri, f"real server at {redact(uri)} (MONGODB_URI)")
-    if secantus_server.available():
-        label = f"SecantusDB {secantus_server.version()} on 127.0.0.1, over the wire (started on first use)"
-        return MongoBackend("secantusdb", None, label)
-    return MongoBackend("mongomock", None, "mongomock, in process (no SecantusDB wheel for this platform)")
-
-
-def pytest_report_header() -> str:
-    """Say in the test report which MongoDB backend the store tests run against."""
-    return f"mongodb backend: {_planned_backend().label}"
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Repeat it at the end, once it has been used: the header scrolls away."""
-    for backend in _backend_used:
-        terminalreporter.write_line(f"mongodb backend used: {backend.label}")
-
-
-@pytest.fixture(scope="session")
-def mongo_backend() -> Iterator[MongoBackend]:
-    """The session's MongoDB backend, SecantusDB started here when it is the one."""
-    planned = _planned_backend()
-    if planned.kind != "secantusdb":
-        _backend_used.append(planned)
-        yield planned
-        return
-    with secantus_server.SecantusServer(":memory:") as server:
-        backend = MongoBackend("secantusdb", server.uri, f"SecantusDB {secantus_server.version()} at {server.uri}")
-        _backend_used.append(backend)
-        yield backend
-
-
-def _mongomock_accepts_sort(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Let mongomock run pymongo's ``UpdateOne`` in ``bulk_write``.
-
-    pymongo 4.11 passes ``sort=`` to the bulk builder and mongomock 4.3 does not accept it
-    (mongomock issue #912). Drop it when unset; the fake stays otherwise untouched.
-    """
-    from mongomock.collection import BulkOperationBuilder
-
-    original = BulkOperationBuilder.add_update
-    if "sort" in inspect.signature(original).parameters:
-        return
-
-    def add_update(self: BulkOperationBuilder, *args: object, sort: object = None, **kwargs: object) -> object:
-        if sort is not None:
-            raise NotImplementedError("mongomock does not support sort in bulk updates")
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(BulkOperationBuilder, "add_update", add_update)
-
-
-@pytest.fixture
-def mongo_db(mongo_backend: MongoBackend, monkeypatch: pytest.MonkeyPatch) -> Iterator[Database]:
-    """An empty MongoDB database: a fresh one on the session's server, or mongomock's."""
-    if mongo_backend.uri is None:
-        _mongomock_accepts_sort(monkeypatch)
-        yield mongomock.MongoClient()["fibery_kb_test"]
-        return
-    client: pymongo.MongoClient = pymongo.MongoClient(mongo_backend.uri, serverSelectionTimeoutMS=5000)
-    name = f"fibery_kb_test_{uuid.uuid4().hex[:12]}"
-    try:
-        yield client[name]
-    finally:
-        client.drop_database(name)
-        client.close()
-
-
-@pytest.fixture
-def mongo_env(mongo_backend: MongoBackend, monkeypatch: pytest.MonkeyPatch) -> MongoBackend:
-    """MONGODB_URI set to the session's server, for code that reads it (the Robot specs)."""
-    if mongo_backend.uri is not None:
-        monkeypatch.setenv("MONGODB_URI", mongo_backend.uri)
-    return mongo_backend
-
-
-@pytest.fixture
-def mongo_cli(mongo_db: Database, mongo_env: MongoBackend, monkeypatch: pytest.MonkeyPatch) -> Database:
-    """Point `gen segments store` at ``mongo_db``: MONGODB_URI and MONGODB_DB name it, and
-    with mongomock the client the command creates is the fake's."""
-    monkeypatch.setenv("MONGODB_DB", mongo_db.name)
-    if mongo_env.uri is None:
-        monkeypatch.setattr("generator.store.MongoClient", lambda *args, **kwargs: mongo_db.client)
-    return mongo_db
 
 
 # =========================================================================== end to end (issue 7)

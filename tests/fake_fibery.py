@@ -71,7 +71,12 @@ Choices where FIBERY_API.md is UNCERTAIN (documented so tests do not over-fit):
 * Malformed JSON body -> HTTP 500 ``{"name": "SyntaxError", "message": ..., "data": {}}``.
   A body whose ``Content-Type`` is not JSON is ignored (like express' body-parser) -> 400.
 * No ``Retry-After`` on 429 unless ``retry_after`` is given. Every authenticated ``/api/*``
-  request counts towards the per-token limit (GraphQL, schema, files, HTML pages).
+  request counts towards the per-token limit (GraphQL, schema, files, HTML pages), over a
+  sliding second. When a request counts is ``count_from``: ``"arrival"`` (default: as it
+  reaches the server, before ``latency`` and faults; ``arrival_jitter`` first delays each
+  arrival by up to that many seconds, as a network would) or ``"handling"`` (after latency
+  and faults, i.e. late for slow answers: stricter than anything FIBERY_API.md documents).
+  ``latency_jitter`` adds up to that many seconds to each answer's ``latency``.
 * Root ``find…`` default to 100 rows; no maximum unless ``max_limit`` (an error above it) or
   ``root_cap`` (a silent cap, the dangerous case). Nested collections (every to-many field:
   relations, multi-selects, users, files) take ``orderBy``, ``limit`` and the target's
@@ -106,6 +111,7 @@ import itertools
 import json
 import mimetypes
 import os
+import random
 import re
 import socket
 import threading
@@ -1657,6 +1663,8 @@ class FaultContext:
     body: Any
     body_error: str | None
     fake: FakeFibery
+    admitted: bool | None = None
+    """The rate limiter's verdict, once taken (``count_from="arrival"``)."""
 
     @property
     def is_graphql(self) -> bool:
@@ -1714,6 +1722,7 @@ class LogEntry(NamedTuple):
     status: int | None  # None: the request was hung and never answered
     operation: str | None
     variables: dict[str, Any] | None
+    query: str | None = None  # the GraphQL document, as sent
 
 
 class Stats:
@@ -1759,6 +1768,11 @@ class Stats:
         """Every request, in the order they were answered (or hung)."""
         with self._lock:
             return list(self._log)
+
+    @property
+    def queries(self) -> list[str]:
+        """The GraphQL documents received, in order, each on one line (whitespace collapsed)."""
+        return [" ".join(e.query.split()) for e in self.log if e.query is not None]
 
     def count(self, status: int | None = None, operation: str | None = None) -> int:
         """Requests with the given status and/or root field."""
@@ -1927,6 +1941,9 @@ class FakeFibery:
         token: str = "test-token",
         rate_limit: float | None = 3.0,
         latency: float = 0.0,
+        latency_jitter: float = 0.0,
+        count_from: str = "arrival",
+        arrival_jitter: float = 0.0,
         max_limit: int | None = None,
         root_cap: int | None = None,
         retry_after: float | None = None,
@@ -1942,11 +1959,16 @@ class FakeFibery:
         port: int = 0,
         _state: _SpaceState | None = None,
     ) -> None:
+        if count_from not in ("arrival", "handling"):
+            raise ValueError(f"count_from must be 'arrival' or 'handling', not {count_from!r}")
         if unknown_space not in ("me-only", "404", "500"):
             raise ValueError(f"unknown_space must be 'me-only', '404' or '500', not {unknown_space!r}")
         self.token = token
         self.tokens = {token, *extra_tokens}
         self.latency = latency
+        self.latency_jitter = latency_jitter
+        self.count_from = count_from
+        self.arrival_jitter = arrival_jitter
         self.retry_after = retry_after
         self.unknown_space = unknown_space
         self.options = SchemaOptions(
@@ -2161,16 +2183,31 @@ class FakeFibery:
         return resp
 
     def httpx_handler(self, request: Any) -> Any:
-        """An ``httpx.MockTransport`` / respx side effect answering ``request`` in-process."""
+        """An ``httpx.MockTransport`` / respx side effect answering ``request`` in-process.
+        A fault may raise an httpx error (``httpx.ReadTimeout``) to fail the request itself."""
         import httpx
 
         resp = self.handle(request.method, str(request.url), dict(request.headers.items()), request.content)
         return httpx.Response(resp.status, headers=resp.headers, content=resp.body, request=request)
 
+    def transport(self) -> Any:
+        """The in-process door: an ``httpx.MockTransport`` answering through ``httpx_handler``,
+        for a client's ``transport=`` (no server, no socket)."""
+        import httpx
+
+        return httpx.MockTransport(self.httpx_handler)
+
     def _respond(self, ctx: FaultContext) -> Response | _Hang:
-        """Latency, then faults, then normal handling."""
-        if self.latency:
-            self._stopping.wait(self.latency)
+        """The rate limit's count (``count_from="arrival"``), latency, faults, normal handling."""
+        if self.count_from == "arrival":
+            if self.arrival_jitter:
+                self._stopping.wait(random.uniform(0.0, self.arrival_jitter))
+            token = _bearer(ctx.headers)
+            if token in self.tokens and (ctx.path == "/api" or ctx.path.startswith("/api/")):
+                ctx.admitted = self._limiter.allow(token)  # type: ignore[arg-type]
+        latency = self.latency + (random.uniform(0.0, self.latency_jitter) if self.latency_jitter else 0.0)
+        if latency:
+            self._stopping.wait(latency)
         for fault in list(self.faults):
             answer = fault(ctx)
             if answer is not None:
@@ -2179,7 +2216,9 @@ class FakeFibery:
 
     def _log(self, ctx: FaultContext, status: int | None) -> None:
         """Record a request in ``stats``."""
-        self.stats.record(LogEntry(time.time(), ctx.method, ctx.path, status, ctx.operation, ctx.variables))
+        query = ctx.body.get("query") if isinstance(ctx.body, dict) else None
+        document = query if isinstance(query, str) else None
+        self.stats.record(LogEntry(time.time(), ctx.method, ctx.path, status, ctx.operation, ctx.variables, document))
 
     def _handle(self, ctx: FaultContext, state: _SpaceState | None = None) -> Response:
         """Normal handling: auth, rate limit, routing."""
@@ -2189,7 +2228,8 @@ class FakeFibery:
         token = _bearer(ctx.headers)
         if token not in self.tokens:
             return Response.text(401, "Unauthorized")
-        if not self._limiter.allow(token):  # type: ignore[arg-type]
+        admitted = ctx.admitted if ctx.admitted is not None else self._limiter.allow(token)  # type: ignore[arg-type]
+        if not admitted:
             headers = {"Retry-After": f"{self.retry_after:g}"} if self.retry_after is not None else {}
             return Response.text(429, "Too Many Requests", headers)
         return self._route(ctx, state)
@@ -2514,11 +2554,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--token", default="test-token")
     parser.add_argument("--rate-limit", type=float, default=3.0, help="requests/s per token; 0 = off")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds before each answer")
+    parser.add_argument("--count-from", choices=("arrival", "handling"), default="arrival",
+                        help="when a request counts towards the rate limit")  # fmt: skip
     parser.add_argument("--max-limit", type=int, default=None)
     parser.add_argument("--root-cap", type=int, default=None, help="silently cap root pages at this many rows")
     parser.add_argument("--unknown-space", choices=("me-only", "404", "500"), default="me-only")
     args = parser.parse_args(argv)
     options = {"token": args.token, "rate_limit": args.rate_limit or None, "latency": args.latency,
+               "count_from": args.count_from,
                "max_limit": args.max_limit, "root_cap": args.root_cap, "unknown_space": args.unknown_space,
                "host": args.host, "port": args.port}  # fmt: skip
     if args.sdl:

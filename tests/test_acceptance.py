@@ -10,11 +10,15 @@ from __future__ import annotations
 import io
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import robot
 from robot.api import ExecutionResult
 
-from .conftest import MongoBackend
+pytest_plugins = ["tests.store_fixtures"]  # the MongoDB backend: only where it is used
+
+if TYPE_CHECKING:  # imported by pytest as a plugin, not here (its asserts are rewritten)
+    from .store_fixtures import MongoBackend
 
 SPECS = Path(__file__).resolve().parent / "acceptance"
 SCENARIOS = {

@@ -41,6 +41,24 @@ def test_demo_build_from_an_empty_folder(tmp_path: Path) -> None:
     assert (tmp_path / "site" / "index.html").is_file()
 
 
+def test_a_snapshot_build_loads_no_network_library(tmp_path: Path) -> None:
+    """httpx, gql and graphql-core (~0.2 s of start-up) are for live builds only: a snapshot
+    build (and the demo) never imports them."""
+    assert run_gen("pull", "--demo", "--out", "demo.json", cwd=tmp_path).returncode == 0
+    script = (
+        "import sys\nfrom generator.cli import main\ntry:\n    main()\nfinally:\n"
+        "    print('loaded:', sorted(m for m in ('gql', 'graphql', 'httpx') if m in sys.modules))"
+    )
+    for source in (["--snapshot", "demo.json"], ["--demo"]):
+        result = subprocess.run(
+            [sys.executable, "-c", script, "build", *source, "--out", "site", "-q"],
+            cwd=tmp_path, env=env_with(), capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        assert "loaded: []" in result.stdout
+        assert (tmp_path / "site" / "index.html").is_file()
+
+
 @pytest.mark.parametrize(
     ("env", "missing"),
     [

@@ -1,26 +1,28 @@
-"""Unit tests of the Fibery client, with HTTP mocked by respx.
+"""Unit tests of the Fibery client, against the one fake Fibery (``tests/fake_fibery.py``).
 
-The mock answers like Fibery: a graphql-core schema of Fibery's shape executes each query,
-so the client's documents are validated for real; only the transport is fake.
+The fake serves a small SDL of Fibery's shape (``FakeFibery.from_sdl``): graphql-core
+executes each query, so the client's documents are validated for real; it answers
+in-process, through ``fake.transport()`` (an ``httpx.MockTransport``) or as a respx side
+effect. Failures of the transport itself are mocked with respx.
 """
 
 from __future__ import annotations
 
 import itertools
-import json
 import re
 import time
+from typing import Any
 
 import httpx
 import pytest
 import respx
-from graphql import build_schema, graphql_sync
 
 from generator.config import Connection, SiteConfig
 from generator.errors import FiberyError
 from generator.fibery import FiberyClient, RateLimiter, retry_delay
 from generator.model import FieldKind
 
+from . import fake_fibery as ff
 from .conftest import TOKEN
 
 URL = "https://acme.fibery.io"
@@ -42,7 +44,6 @@ type Article { id: ID publicId: String name: String creationDate: String modific
 type CafeNotes { id: ID publicId: String name: String creationDate: String modificationDate: String
   reviewedOn: String website: String }
 """
-SCHEMA = build_schema(SDL)
 
 
 def article(i: int) -> dict:
@@ -64,59 +65,66 @@ def article(i: int) -> dict:
     }
 
 
-class FakeFiberyGraphQL:
-    """Execute requests against SCHEMA with ``articles`` and ``notes`` as data."""
-
-    def __init__(self, articles: int = 3, notes: int = 1) -> None:
-        self.articles = [article(i) for i in range(1, articles + 1)]
-        self.notes = [
-            {
-                "id": f"n-{i}",
-                "publicId": str(i),
-                "name": f"Café {i}",
-                "reviewedOn": "2026-02-03",
-                "website": "https://cafe.example",
-            }
+def rows(articles: int = 3, notes: int = 1) -> dict[str, list[dict]]:
+    """The space's rows by type: ``articles`` articles and ``notes`` café notes."""
+    return {
+        "Article": [article(i) for i in range(1, articles + 1)],
+        "CafeNotes": [
+            {"id": f"n-{i}", "publicId": str(i), "name": f"Café {i}", "reviewedOn": "2026-02-03",
+             "website": "https://cafe.example"}
             for i in range(1, notes + 1)
-        ]
-        self.queries: list[str] = []
-
-    def _find(self, rows: list[dict]):
-        def resolve(_info, limit: int = 100, offset: int = 0, orderBy=None):
-            return rows[offset : offset + limit]
-
-        return resolve
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        assert request.headers["Authorization"] == f"Token {TOKEN}"
-        body = json.loads(request.content)
-        self.queries.append(" ".join(body["query"].split()))
-        root = {"findArticles": self._find(self.articles), "findCafeNoteses": self._find(self.notes)}
-        result = graphql_sync(SCHEMA, body["query"], root_value=root)
-        payload = {"data": result.data}
-        if result.errors:
-            payload["errors"] = [{"message": e.message} for e in result.errors]
-        return httpx.Response(200, json=payload)
+        ],
+    }  # fmt: skip
 
 
-def make_client(**kwargs) -> FiberyClient:
+def no_rest_schema(ctx: ff.FaultContext) -> ff.Response | None:
+    """``GET /api/schema`` fails: kinds are inferred from the values."""
+    return ff.Response.text(404, "Not found") if ctx.path == "/api/schema" else None
+
+
+def graphql_answers(*answers: ff.Response | Exception) -> ff.Fault:
+    """Answer the next GraphQL requests with ``answers`` in turn (an exception is raised, as a
+    failed connection would); then let the fake answer."""
+    pending = list(answers)
+
+    def fault(ctx: ff.FaultContext) -> ff.Response | None:
+        if not ctx.is_graphql or not pending:
+            return None
+        answer = pending.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    return fault
+
+
+def fake_fibery(*, rest_schema: dict[str, Any] | None = None, **counts: int) -> ff.FakeFibery:
+    """The test space in the fake, without ``/api/schema`` unless ``rest_schema`` is given."""
+    fake = ff.FakeFibery.from_sdl(
+        SDL, space="Knowledge Base", rows=rows(**counts), rest_schema=rest_schema, token=TOKEN, rate_limit=None
+    )
+    if rest_schema is None:
+        fake.faults.append(no_rest_schema)
+    return fake
+
+
+def make_client(fake: ff.FakeFibery | None = None, **kwargs) -> FiberyClient:
+    """A client of the test space; with ``fake``, talking to it in-process."""
     connection = Connection(fibery_url=URL, space="Knowledge Base", token=TOKEN)
     kwargs.setdefault("requests_per_second", 3)
     kwargs.setdefault("backoff", 0.0)
+    if fake is not None:
+        kwargs.setdefault("transport", fake.transport())
     return FiberyClient(connection=connection, **kwargs)
 
 
 @pytest.fixture
-def fibery():
-    fake = FakeFiberyGraphQL()
-    with respx.mock(assert_all_called=False) as mock:
-        mock.post(ENDPOINT).mock(side_effect=fake)
-        mock.get(f"{URL}/api/schema").mock(return_value=httpx.Response(404, text="Not found"))
-        yield fake, mock
+def fibery() -> ff.FakeFibery:
+    return fake_fibery()
 
 
 def test_discovers_databases_fields_and_kinds_by_introspection(fibery) -> None:
-    workspace = make_client(requests_per_second=100).fetch_workspace()
+    workspace = make_client(fibery, requests_per_second=100).fetch_workspace()
     dbs = {db.key: db for db in workspace.databases}
     assert set(dbs) == {"Article", "CafeNotes"}
     assert dbs["CafeNotes"].query == "findCafeNoteses"  # taken from introspection, not pluralised
@@ -142,13 +150,12 @@ def test_discovers_databases_fields_and_kinds_by_introspection(fibery) -> None:
 
 
 def test_paginates_with_one_request_per_page_and_rich_text_inline(fibery) -> None:
-    fake, _ = fibery
-    fake.articles = [article(i) for i in range(1, 8)]
-    client = make_client(page_size=3, requests_per_second=100)
+    fibery.update_rows(rows(articles=7))
+    client = make_client(fibery, page_size=3, requests_per_second=100)
     workspace = client.fetch_workspace()
     articles = workspace.database("Article")
     assert [e.public_id for e in articles.entities] == [str(i) for i in range(1, 8)]
-    pages = [q for q in fake.queries if "findArticles" in q]
+    pages = [q for q in fibery.stats.queries if "findArticles" in q]
     assert len(pages) == 3  # ⌈7 / 3⌉: no per-entity requests
     assert all("body { html }" in q and "orderBy: { publicId: ASC }" in q for q in pages)
     # 1 introspection + 1 REST schema + 3 article pages + 1 notes page
@@ -156,19 +163,17 @@ def test_paginates_with_one_request_per_page_and_rich_text_inline(fibery) -> Non
 
 
 def test_an_exact_multiple_of_the_page_size_costs_no_extra_request(fibery) -> None:
-    fake, _ = fibery
-    fake.articles = [article(i) for i in range(1, 7)]
-    workspace = make_client(page_size=3, requests_per_second=100).fetch_workspace()
+    fibery.update_rows(rows(articles=6))
+    workspace = make_client(fibery, page_size=3, requests_per_second=100).fetch_workspace()
     assert len(workspace.database("Article").entities) == 6
-    assert len([q for q in fake.queries if "findArticles" in q]) == 2  # ⌈6 / 3⌉, not 3
+    assert len([q for q in fibery.stats.queries if "findArticles" in q]) == 2  # ⌈6 / 3⌉, not 3
 
 
 def test_select_skips_databases_before_fetching(fibery) -> None:
-    fake, _ = fibery
-    workspace = make_client(requests_per_second=100).fetch_workspace(
+    workspace = make_client(fibery, requests_per_second=100).fetch_workspace(
         select=lambda dbs: [d for d in dbs if d.key == "CafeNotes"]
     )
-    assert not any("findArticles" in q for q in fake.queries)
+    assert not any("findArticles" in q for q in fibery.stats.queries)
     # A database not selected is still described (publish rules check names against the
     # whole space), but has no entity.
     assert [db.key for db in workspace.databases] == ["Article", "CafeNotes"]
@@ -176,7 +181,6 @@ def test_select_skips_databases_before_fetching(fibery) -> None:
 
 
 def test_rest_schema_gives_real_titles_and_kinds() -> None:
-    fake = FakeFiberyGraphQL()
     rest = {
         "fibery/types": [
             {
@@ -193,10 +197,7 @@ def test_rest_schema_gives_real_titles_and_kinds() -> None:
             },
         ]
     }
-    with respx.mock as mock:
-        mock.post(ENDPOINT).mock(side_effect=fake)
-        mock.get(f"{URL}/api/schema").mock(return_value=httpx.Response(200, json=rest))
-        workspace = make_client(requests_per_second=100).fetch_workspace()
+    workspace = make_client(fake_fibery(rest_schema=rest), requests_per_second=100).fetch_workspace()
     notes = workspace.database("CafeNotes")
     assert notes.title == "Café Notes"
     assert notes.web_name == "Caf%C3%A9_Notes"
@@ -219,11 +220,8 @@ def test_http_errors_are_one_clear_line_without_token(status: int, fragment: str
 
 
 def test_429_is_retried_honouring_retry_after(fibery) -> None:
-    fake, mock = fibery
-    mock.post(ENDPOINT).mock(
-        side_effect=[httpx.Response(429, headers={"Retry-After": "0.2"}, text="Too Many Requests"), *[fake] * 10]
-    )
-    client = make_client(requests_per_second=100)
+    fibery.faults.append(graphql_answers(ff.Response.text(429, "Too Many Requests", {"Retry-After": "0.2"})))
+    client = make_client(fibery, requests_per_second=100)
     started = time.monotonic()
     client.fetch_workspace()
     assert time.monotonic() - started >= 0.2
@@ -240,9 +238,8 @@ def test_persistent_429_fails_after_the_retries() -> None:
 
 
 def test_502_and_timeouts_are_retried(fibery) -> None:
-    fake, mock = fibery
-    mock.post(ENDPOINT).mock(side_effect=[httpx.Response(502), httpx.ReadTimeout("slow"), *[fake] * 10])
-    client = make_client(requests_per_second=100)
+    fibery.faults.append(graphql_answers(ff.Response.text(502, "Bad Gateway"), httpx.ReadTimeout("slow")))
+    client = make_client(fibery, requests_per_second=100)
     assert len(client.fetch_workspace().databases) == 2
     assert client.stats.retries == 2
 
@@ -275,10 +272,9 @@ def test_unreachable_host_is_a_clear_error() -> None:
 
 
 def test_malformed_entity_data_is_a_clear_error(fibery) -> None:
-    fake, _ = fibery
-    fake.articles = [{"name": "no id"}]
+    fibery.update_rows({**rows(), "Article": [{"name": "no id"}]})
     with pytest.raises(FiberyError, match=r"malformed data from Fibery: an entity of Article has no id"):
-        make_client(requests_per_second=100).fetch_workspace()
+        make_client(fibery, requests_per_second=100).fetch_workspace()
 
 
 def test_rate_limiter_spaces_requests() -> None:
@@ -297,6 +293,64 @@ def test_rate_limiter_spaces_requests() -> None:
     assert starts[3] - starts[0] > 1.0  # never 4 starts inside one second
 
 
+def test_rate_limiter_serves_one_event_loop_after_another() -> None:
+    """A read and then its file downloads run in two ``asyncio.run``s through one limiter:
+    its lock must not be bound to the first loop, and its spacing spans both."""
+    import asyncio
+
+    limiter = RateLimiter(50.0)
+
+    async def contended() -> list[float]:
+        async def start() -> float:
+            await limiter.wait()
+            return time.monotonic()
+
+        return list(await asyncio.gather(*(start() for _ in range(4))))
+
+    first, second = asyncio.run(contended()), asyncio.run(contended())
+    starts = sorted(first + second)
+    assert min(b - a for a, b in itertools.pairwise(starts)) >= limiter.interval * 0.99
+
+
+def test_a_read_downloads_no_file_and_the_files_step_does(fibery) -> None:
+    png = "iVBORw0KGgoAAAAAAAAAAA=="  # the PNG signature and a few bytes
+    fibery.update_rows(
+        {**rows(), "Article": [{**article(1), "files": [{"id": "f", "secret": "sec-1", "name": "a.png",
+                                                         "contentType": "image/png"}]}]},
+        files={"sec-1": png},
+    )  # fmt: skip
+    client = make_client(fibery, requests_per_second=100)
+    workspace = client.fetch_workspace()
+    assert workspace.files == {} and not any(e.path.startswith("/api/files/") for e in fibery.stats.log)
+    assert workspace.referenced_files() == ["sec-1"]
+    assert client.download_files(workspace.referenced_files()) == {"sec-1": png}
+    assert [e.path for e in fibery.stats.log if e.path.startswith("/api/files/")] == ["/api/files/sec-1"]
+    assert client.download_files([]) == {}
+
+
+def test_rate_limiter_counts_from_starts_not_answers() -> None:
+    """Slow answers do not hold the next start back (the 4th starts ~1.06 s after the 1st,
+    before any answer), but at most ``concurrency`` requests are in flight."""
+    import asyncio
+
+    async def six_slow_requests() -> list[float]:
+        limiter, starts = RateLimiter(3.0, concurrency=4), []
+
+        async def request() -> None:
+            slot = await limiter.acquire()
+            starts.append(time.monotonic())
+            await asyncio.sleep(1.6)
+            limiter.release(slot)
+
+        await asyncio.gather(*(request() for _ in range(6)))
+        return sorted(starts)
+
+    starts = asyncio.run(six_slow_requests())
+    assert all(b - a >= RateLimiter.WINDOW for a, b in zip(starts, starts[3:], strict=False))
+    assert starts[3] - starts[0] < 1.6  # started before the first answer came
+    assert starts[4] - starts[0] >= 1.6  # the 5th waited for an answer: 4 in flight at most
+
+
 def test_retry_delay_reads_retry_after_seconds_and_dates() -> None:
     assert retry_delay(httpx.Response(429, headers={"Retry-After": "3"}), 1, 1.0) == 3.0
     assert retry_delay(httpx.Response(429), 3, 1.0) == 4.0
@@ -306,27 +360,33 @@ def test_retry_delay_reads_retry_after_seconds_and_dates() -> None:
 
 def test_each_page_of_entities_is_handed_over_as_it_arrives(fibery) -> None:
     """The source cleans rich text while the client waits for its next slot (issue 6)."""
-    fake, _ = fibery
-    fake.articles = [article(i) for i in range(1, 8)]
-    client = make_client(page_size=3, requests_per_second=100)
+    fibery.update_rows(rows(articles=7))
     arrived: list[tuple[str, list[str]]] = []
-    client.on_entities = lambda db, entities: arrived.append((db.key, [e.public_id for e in entities]))
+    client = make_client(
+        fibery,
+        page_size=3,
+        requests_per_second=100,
+        on_entities=lambda db, entities: arrived.append((db.key, [e.public_id for e in entities])),
+    )
     client.fetch_workspace()
     assert [ids for key, ids in arrived if key == "Article"] == [["1", "2", "3"], ["4", "5", "6"], ["7"]]
 
 
-def test_the_fibery_source_cleans_rich_text_during_the_fetch(fibery) -> None:
-    from generator.fields import clean_html
+def test_the_fibery_source_cleans_rich_text_during_the_fetch(fibery, monkeypatch) -> None:
+    from generator import text
     from generator.sources import FiberySource
 
-    fake, _ = fibery
-    fake.articles = [article(i) for i in range(1, 4)]
     connection = Connection(fibery_url=URL, space="Knowledge Base", token=TOKEN)
-    FiberySource.from_config(connection, SiteConfig(requests_per_second=3)).load()
-    misses = clean_html.cache_info().misses
+    rich_text = text.RichText()  # the build's, handed to the source
+    with respx.mock(assert_all_called=False) as mock:  # the source makes its own client: no transport to hand in
+        mock.route(host="acme.fibery.io").mock(side_effect=fibery.httpx_handler)
+        FiberySource.from_config(connection, SiteConfig(requests_per_second=3), rich_text=rich_text).load()
+    cleaned: list[str] = []
+    monkeypatch.setattr(text, "clean_html", lambda html: cleaned.append(html) or html)
     for i in range(1, 4):
-        clean_html(article(i)["body"]["html"])  # what rendering asks for: already done
-    assert clean_html.cache_info().misses == misses
+        rich_text.clean(article(i)["body"]["html"])  # what rendering asks for: already done
+    assert cleaned == []
+    assert text.RichText().clean("<p>x</p>") == "<p>x</p>" and cleaned == ["<p>x</p>"]  # not shared
 
 
 def test_a_workspace_repr_names_it_without_listing_its_entities() -> None:

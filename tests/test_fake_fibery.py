@@ -481,6 +481,26 @@ def test_rate_limit_spaced_and_retry_after(client):
         assert r.status_code == 429 and r.headers["retry-after"] == "2"
 
 
+def test_rate_limit_counts_from_arrival_or_from_handling(client):
+    """``count_from="arrival"`` counts a request as it comes in (a slow answer does not move
+    it); ``"handling"`` counts it after the latency and faults, i.e. late."""
+    import concurrent.futures
+
+    for mode, refused in (("arrival", 0), ("handling", 1)):
+        with FakeFibery(SNAPSHOT, count_from=mode) as f, concurrent.futures.ThreadPoolExecutor(4) as pool:
+            f.faults.append(ff.delay(0.5, count=1))  # the first answer is slow
+            slow = pool.submit(gql, client, f, "{me{email}}")
+            time.sleep(0.1)
+            for _ in range(2):
+                assert gql(client, f, "{me{email}}").status_code == 200
+            slow.result()
+            time.sleep(0.55)  # over 1 s after the first arrived, ~0.55 s after it was handled
+            r = gql(client, f, "{me{email}}")
+            assert (r.status_code == 429) == bool(refused), mode
+    with pytest.raises(ValueError, match="count_from"):
+        FakeFibery(SNAPSHOT, count_from="answer")
+
+
 # -- REST schema and files --------------------------------------------------------------
 
 

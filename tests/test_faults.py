@@ -45,6 +45,8 @@ from .e2e_helpers import DEMO, closed_port, gen_env, site_files, snapshot_at
 from .sitecheck import crawl
 from .test_cli import run_gen
 
+pytest_plugins = ["tests.store_fixtures"]  # the MongoDB backend: only where it is used
+
 FAST = "timeout = 1\nretries = 1\n"
 """kb.toml of the failing cases: give up after one retry of one second."""
 OTHER_TOKEN = "tok-OTHER-SECRET-fedcba9876543210"
@@ -386,16 +388,16 @@ NO_SEARCH = "search = false\n"
 KILLS = {
     # where, and which site must be in place after the kill
     "while fetching (writing the fetch cache)": ("os:replace,1,kill-before", "old"),
-    "while writing pages": ("generator.writer:SiteWriter.write,40,kill-before", "old"),
+    "while writing pages": ("generator.site.writer:SiteWriter.write,40,kill-before", "old"),
     "while Pagefind indexes the pages": ("generator.search:SearchIndex._cut,3,kill-after", "old"),
     "after Pagefind, before the swap": ("generator.search:SearchIndex.finish,1,kill-after", "old"),
-    "just before the swap": ("generator.writer:_swap,1,kill-before", "old"),
-    "just after the exchange": ("generator.writer:_exchange,1,kill-after", "new"),
+    "just before the swap": ("generator.site.writer:_swap,1,kill-before", "old"),
+    "just after the exchange": ("generator.site.writer:_exchange,1,kill-after", "new"),
     "between the two renames (no exchange)": (
-        "generator.writer:_exchange,1,false;pathlib:Path.rename,1,kill-after",
+        "generator.site.writer:_exchange,1,false;pathlib:Path.rename,1,kill-after",
         "",
     ),
-    "before the render cache is saved": ("generator.cache:BuildCache.save_render_state,1,kill-before", "new"),
+    "before the render cache is saved": ("generator.build:save_render_state,1,kill-before", "new"),
 }
 
 
@@ -427,7 +429,7 @@ def test_an_interrupted_swap_is_restored_before_anything_else(
     tmp_path: Path, faulty: ff.FakeFibery, old_site: dict[str, bytes]
 ) -> None:
     """The next build puts the previous site back first: a failing rebuild leaves it there."""
-    run_injected(tmp_path, faulty, "generator.writer:_exchange,1,false;pathlib:Path.rename,1,kill-after")
+    run_injected(tmp_path, faulty, "generator.site.writer:_exchange,1,false;pathlib:Path.rename,1,kill-after")
     assert not (tmp_path / "site").exists()
     (tmp_path / "kb.toml").write_text(FAST)
     faulty.faults.append(ff.truncated_json(count=None))
@@ -440,7 +442,7 @@ def test_concurrent_builds_take_turns(tmp_path: Path, faulty: ff.FakeFibery, old
     """The first build pauses just before its swap; a second one starts meanwhile. It waits
     for the first (saying so), then builds: both succeed, nothing is left over."""
     (tmp_path / "kb.toml").write_text(NO_SEARCH)
-    env = env_with(**gen_env(faulty), GEN_INJECT="generator.writer:SiteWriter.commit,1,sleep3")
+    env = env_with(**gen_env(faulty), GEN_INJECT="generator.site.writer:SiteWriter.commit,1,sleep3")
     first = subprocess.Popen(gen_command("build"), cwd=tmp_path, env=env, stdout=PIPE, stderr=PIPE, text=True)
     deadline = time.monotonic() + 60
     while not any(".site.fibery-kb-staging-" in p.name for p in tmp_path.iterdir()) and time.monotonic() < deadline:
@@ -476,7 +478,7 @@ def test_a_full_or_read_only_disk_is_one_line(
     if how.startswith("RLIMIT"):
         result = run_injected(tmp_path, faulty, "", preexec_fn=limit_file_size(4_000))
     elif how.startswith("ENOSPC"):
-        result = run_injected(tmp_path, faulty, "generator.writer:_write_file,20,ENOSPC")
+        result = run_injected(tmp_path, faulty, "generator.site.writer:_write_file,20,ENOSPC")
     else:
         result = run_injected(tmp_path, faulty, "tempfile:mkdtemp,1,EROFS")
     assert result.returncode == 1, result.stderr

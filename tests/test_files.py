@@ -17,6 +17,7 @@ from generator.build import build
 from generator.errors import RenderError
 from generator.files import FileCache, FilePolicy, download_files, extension_for, sniff_type
 from generator.model import Workspace
+from generator.publish import apply_publish_rules
 
 from . import fake_fibery as ff
 from .conftest import ROOT, TOKEN, make_config
@@ -160,6 +161,20 @@ def test_live_builds_reuse_the_download_cache(tmp_path: Path) -> None:
         assert [e for e in server.stats.log if e.path.startswith("/api/files/")] == []
     assert site_files(tmp_path / "one").keys() == site_files(tmp_path / "two").keys()
     assert list((tmp_path / ".cache" / "fibery-kb" / "files" / "secrets").glob("*.json"))
+
+
+def test_only_published_files_are_downloaded(tmp_path: Path) -> None:
+    """Files are downloaded after the publish rules: one only a hidden field uses is never fetched."""
+    (tmp_path / "kb.toml").write_text('search = false\nhide_fields = { "Guides" = ["Attachments"] }\n')
+    with ff.FakeFibery(DEMO, token=TOKEN, rate_limit=None) as server:
+        server.update_snapshot(snapshot_at(server.url))
+        result = run_gen("build", cwd=tmp_path, **gen_env(server))
+        assert result.returncode == 0, result.stderr
+        asked = sorted(e.path.removeprefix("/api/files/") for e in server.stats.log if e.path.startswith("/api/files/"))
+    rules = make_config(hide_fields={"Guides": ["Attachments"]})
+    published = apply_publish_rules(Workspace.model_validate(DEMO), rules)
+    assert asked == sorted(published.referenced_files())
+    assert 0 < len(asked) < len(DEMO["files"])  # the attachments' files were left alone
 
 
 # --------------------------------------------------------------------------- placeholders and strict

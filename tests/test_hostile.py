@@ -20,10 +20,12 @@ from hypothesis import strategies as st
 from markupsafe import Markup, escape
 
 from generator.errors import SnapshotError
-from generator.fields import sanitize_html
 from generator.model import Workspace
 from generator.naming import _WINDOWS_RESERVED, MAX_SLUG_LENGTH, SlugAllocator, display_name, slugify
-from generator.render import PageLinks, _escape_text, escape_output, make_environment, plan_site
+from generator.site.fields import sanitize_html
+from generator.site.jinja import _escape_text, escape_output, make_environment
+from generator.site.links import PageLinks, SiteLinks
+from generator.site.plan import plan_site
 from generator.sources import SnapshotSource, parse_snapshot
 
 from . import fake_fibery as ff
@@ -254,7 +256,7 @@ def html_fragments(draw: st.DrawFn) -> str:
 def _hostile_links() -> PageLinks:
     workspace = SnapshotSource(hostile.SNAPSHOT).load()
     plan = plan_site(workspace, make_config(), content_dir=ROOT / "nothing-here")
-    return PageLinks(plan, "../../")
+    return PageLinks(SiteLinks(plan, "../../"))
 
 
 HOSTILE_LINKS = _hostile_links()

@@ -16,7 +16,7 @@ from generator.build import BuildReport, build
 from generator.cache import BuildCache
 from generator.cli import make_source
 from generator.config import SiteConfig
-from generator.render import SiteRenderer
+from generator.site.pages import SiteRenderer
 from generator.sources import FiberySource
 
 from . import fake_fibery as ff
@@ -105,14 +105,20 @@ def test_cold_build_makes_the_minimum_of_requests_and_no_429(tmp_path: Path, mon
     assert sum(1 for e in log if e.path.startswith("/api/files/")) == len(DEMO["files"])
 
 
-def test_the_rate_limiter_survives_slow_answers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """The server may count a request when it answers, not when it arrives: slow answers
-    must not squeeze four requests into one of its seconds."""
-    with ff.FakeFibery(DEMO, token=TOKEN, rate_limit=3.0) as server:
+def test_the_rate_limiter_counts_from_starts_and_never_trips_a_server_counting_arrivals(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Fibery allows 3 requests/s per token (FIBERY_API.md §6) and documents no other rule, so
+    the limiter counts from when requests start (at most 3 in any 1.06 s), not from answers.
+    A server counting each request as it arrives, with up to 40 ms of network jitter on the
+    way in and slow, uneven answers, never answers 429: how long answers take does not matter."""
+    fake = ff.FakeFibery(DEMO, token=TOKEN, rate_limit=3.0, latency=0.05, latency_jitter=0.3, arrival_jitter=0.04)
+    with fake as server:
         server.update_snapshot(snapshot_at(server.url))
-        server.faults.append(ff.delay(0.4, count=3))
+        server.faults.append(ff.delay(1.2, count=4))
         Project(tmp_path / "p", server, monkeypatch).build(page_size=4)
         assert server.stats.rate_limited == 0
+        assert server.stats.total > 10
 
 
 # --------------------------------------------------------------------------- incremental fetch
@@ -168,6 +174,97 @@ def test_an_unchanged_space_costs_two_requests_and_writes_no_file(project: Proje
     assert project.site() == before
     assert project.times() == times
     assert report.content_hash == first.content_hash and report.pages == first.pages
+
+
+def test_an_unchanged_space_is_confirmed_without_reading_the_cached_entities(
+    project: Project, fake: ff.FakeFibery, monkeypatch: pytest.MonkeyPatch
+):
+    """The no-change check (nochange.py) decides from Fibery's two answers and the recorded
+    digests: the cached entities are not parsed, nothing is planned or rendered."""
+    first, _ = project.build()
+    project.build()  # and a rebuild after a rebuild
+    from generator.fibery.fetchcache import FetchCache
+
+    def unread(*args: object) -> None:
+        raise AssertionError("the cached entities were read")
+
+    monkeypatch.setattr(FetchCache, "load_entities", unread)
+    monkeypatch.setattr("generator.build._build", unread)
+    report, source = project.build()
+    assert (report.requests, report.written, report.pages, report.databases) == (
+        2, 0, first.pages, first.databases,
+    )  # fmt: skip
+    assert report.content_hash == first.content_hash and source.stats.cached == 33
+
+
+def test_a_deleted_or_replaced_output_file_is_repaired_by_the_next_build(project: Project, fake: ff.FakeFibery):
+    project.build()
+    site = project.root / "site"
+    before = project.site()
+    page = sorted(site.glob("db/*/*.html"))[0]
+    page.unlink()
+    report, _ = project.build()
+    assert report.written == 1 and project.site() == before
+    replacement = page.with_name("replacement.tmp")
+    replacement.write_text("edited")
+    replacement.replace(page)  # how editors save
+    report, _ = project.build()
+    assert report.written == 1 and project.site() == before
+    (site / "stray.html").write_text("added by hand")
+    project.build()
+    assert project.site() == before
+
+
+def test_an_unchanged_snapshot_is_not_read_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A snapshot is known unchanged by its file's identity; any write to it is noticed."""
+    from generator import sources
+
+    snapshot = tmp_path / "snapshot.json"
+    snapshot.write_text(json.dumps(snapshot_at("https://example.fibery.io")))
+    config = make_config(search=False)
+    cache = BuildCache(tmp_path / config.cache_dir)
+
+    def run() -> BuildReport:
+        return build(sources.SnapshotSource(snapshot), config, out=tmp_path / "site", root=tmp_path, cache=cache)
+
+    first = run()
+    parse = sources.parse_snapshot
+    with monkeypatch.context() as patch:
+        patch.setattr(sources, "parse_snapshot", lambda *a: pytest.fail("the snapshot was parsed"))
+        again = run()
+    assert (again.written, again.pages, again.content_hash) == (0, first.pages, first.content_hash)
+    data = json.loads(snapshot.read_text())
+    data["databases"][0]["entities"][0]["name"] = "Renamed in the snapshot"
+    snapshot.write_text(json.dumps(data))
+    assert sources.parse_snapshot is parse
+    changed = run()
+    assert changed.written > 0 and changed.content_hash != first.content_hash
+
+
+def test_a_page_that_times_out_is_halved_and_the_size_that_worked_is_remembered(project: Project, fake: ff.FakeFibery):
+    """Pages start at ``page_size``; one that times out is asked again at half the size, and
+    the next full read of that database starts at the size that worked (FetchMeta.page_sizes)."""
+
+    def large_pages_hang(ctx: ff.FaultContext) -> object:
+        for root in ctx.root_fields():
+            limit = next((a.value for a in root.arguments or () if a.name.value == "limit"), None)
+            if root.name.value.startswith("find") and int(getattr(limit, "value", 0)) > 21:
+                return ff.HANG
+        return None
+
+    fake.faults.append(large_pages_hang)
+    project.build(page_size=40, timeout=0.5)
+    meta_file = next((project.root / ".cache").rglob("meta.json"))
+    meta = json.loads(meta_file.read_text())
+    assert set(meta["page_sizes"].values()) == {20}
+    meta["full_at"] = "2000-01-01T00:00:00.000Z"  # the next build reads everything again
+    meta_file.write_text(json.dumps(meta))
+    fake.stats.reset()
+    report, _ = project.build(page_size=40, timeout=0.5)
+    assert all(e.status is not None for e in fake.stats.log)  # no page hung: each started at 20
+    assert report.written == 0
+    fake.faults.clear()
+    project.same_as_full_build()
 
 
 def test_builds_are_deterministic(tmp_path: Path, fake: ff.FakeFibery, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -233,7 +330,7 @@ def test_a_change_renders_only_the_pages_it_affects(
 def _entity_paths(project: Project) -> dict[str, str]:
     """Entity id → page path, as the current data plans them."""
     from generator.publish import apply_publish_rules
-    from generator.render import plan_site
+    from generator.site.plan import plan_site
 
     config = make_config(search=False)
     source = make_source(
@@ -318,7 +415,7 @@ def test_an_incremental_build_makes_its_files_in_a_full_builds_order(
 ) -> None:
     """Pagefind indexes files in the order a folder lists them, and tmpfs lists them in the
     order they were made: pages carried over must be made where a full build makes them."""
-    from generator.writer import SiteWriter
+    from generator.site.writer import SiteWriter
 
     project.build()
     snapshot = fake.snapshot

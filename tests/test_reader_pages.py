@@ -8,8 +8,8 @@ import xml.etree.ElementTree as ET
 from markupsafe import Markup
 
 from generator import article, badges, diagram, feed
-from generator.fields import wrap_url
 from generator.model import Database, Entity, Field, FieldKind, Workspace
+from generator.site.fields import wrap_url
 
 from .sitecheck import dangerous
 

@@ -10,7 +10,7 @@ import pytest
 
 from generator.build import build
 from generator.model import Workspace
-from generator.render import FiberyUrls
+from generator.site.links import FiberyUrls
 
 from .conftest import ROOT, make_config
 from .test_site import StaticSource
@@ -83,6 +83,45 @@ def test_rich_text_links_are_rewritten_and_unpublished_ones_counted(tmp_path: Pa
     assert unpublished == baseline + 2  # c and d (other guides link to Equipment too)
 
 
+def test_each_page_returns_its_own_unpublished_links(demo: Workspace) -> None:
+    """The renderer returns what each page found (``PageResult``); the plan is not touched."""
+    from generator.site.jinja import make_environment
+    from generator.site.pages import SiteRenderer
+    from generator.site.plan import plan_site
+
+    demo.databases = [db for db in demo.databases if db.title != "Equipment"]
+    guides = demo.database("Guides")
+    guides.entities[0].values["body"] = {
+        "md": "",
+        "html": f'<a href="{BASE}/Guides/999">d</a> <a href="{BASE}/Guides/2">a</a>',
+    }
+    plan = plan_site(demo, make_config(), content_dir=ROOT / "content")
+    dirs = [str(ROOT / "templates")]
+    results = {job.path: job.render() for job in SiteRenderer(plan, make_environment(dirs), dirs).pages()}
+    path = plan.entity_paths[guides.entities[0].id]
+    again = {job.path: job.render() for job in SiteRenderer(plan, make_environment(dirs), dirs).pages()}
+    assert results[path].unpublished_links == 1  # Guides/999; Guides/2 is published
+    # Rendering again finds the same: nothing accumulates on the plan between renders.
+    assert {p: r.unpublished_links for p, r in again.items()} == {p: r.unpublished_links for p, r in results.items()}
+    assert all(r.unpublished_links == 0 for p, r in results.items() if not p.endswith(".html"))
+
+
+def test_pages_carried_over_keep_their_unpublished_links(tmp_path: Path, demo: Workspace) -> None:
+    """An incremental build counts the links of the pages it carried over from the previous
+    build's record: the total is a full build's."""
+    from generator.cache import BuildCache
+
+    demo.databases = [db for db in demo.databases if db.title != "Equipment"]
+    cache = BuildCache(tmp_path / "cache")
+    first = build(StaticSource(demo), make_config(), out=tmp_path / "site", root=ROOT, cache=cache)
+    assert first.unpublished_links > 0
+    demo.database("Guides").entities[0].name = "Watering schedule, revised"
+    again = build(StaticSource(demo), make_config(), out=tmp_path / "site", root=ROOT, cache=cache)
+    full = build(StaticSource(demo), make_config(), out=tmp_path / "full", root=ROOT)
+    assert 0 < again.rendered < full.rendered
+    assert again.unpublished_links == full.unpublished_links == first.unpublished_links
+
+
 def test_demo_links_between_entities_resolve(tmp_path: Path) -> None:
     from generator.sources import DemoSource
 
@@ -118,7 +157,7 @@ class _Links:
 
 
 def test_links_are_rewritten_in_the_cleaned_html_and_nowhere_else() -> None:
-    from generator.fields import sanitize_html
+    from generator.site.fields import sanitize_html
 
     links = _Links()
     html = (
@@ -140,8 +179,8 @@ def test_links_are_rewritten_in_the_cleaned_html_and_nowhere_else() -> None:
 
 
 def test_a_plugin_renderer_returning_plain_text_is_escaped(tmp_path: Path, demo: Workspace) -> None:
-    from generator.fields import FieldRenderers
     from generator.model import FieldKind
+    from generator.site.fields import FieldRenderers
 
     renderers = FieldRenderers()
     for kind in FieldKind:

@@ -13,7 +13,7 @@ import pytest
 from generator.build import build
 from generator.check import check_site
 from generator.model import Entity, Workspace
-from generator.render import pager
+from generator.site.pages import pager
 
 from .conftest import ROOT, make_config
 from .sitecheck import parse

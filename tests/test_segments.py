@@ -31,6 +31,7 @@ from generator.segments import (
 
 from . import fake_fibery as ff
 from .conftest import ROOT, TOKEN, env_with
+from .e2e_helpers import DEMO, gen_env, snapshot_at
 from .test_cli import assert_one_line_error, run_gen
 
 DEMO_ORDER = ["Propagation", "Potting", "Spacing", "Growing", "Sorting", "Packing", "Dispatch", "Manual Potting"]
@@ -224,6 +225,28 @@ def test_cli_database_from_kb_toml(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["segments", "--demo", "--config", str(tmp_path / "kb.toml"), "--format", "json"])
     assert result.exit_code == 0, result.output
     assert len(json.loads(result.stdout)) == 6
+
+
+def test_gen_segments_downloads_no_file(tmp_path: Path) -> None:
+    """`gen segments` publishes nothing, so it downloads nothing, even a file a segment embeds."""
+    snapshot = json.loads(json.dumps(DEMO))
+    secret = sorted(snapshot["files"])[0]
+    segments = next(db for db in snapshot["databases"] if db["title"] == "Process Segments")
+    url = f"{snapshot['fibery_url']}/api/files/{secret}"
+    segments["entities"][0]["values"]["description"] = {"md": f"![photo]({url})", "html": f'<p><img src="{url}"></p>'}
+
+    def downloads() -> list[str]:
+        return [e.path for e in server.stats.log if e.path.startswith("/api/files/")]
+
+    with ff.FakeFibery(DEMO, token=TOKEN, rate_limit=None) as server:
+        server.update_snapshot(snapshot_at(server.url, snapshot))
+        result = run_gen("segments", "--format", "json", cwd=tmp_path, **gen_env(server))
+        assert result.returncode == 0, result.stderr
+        assert f"/api/files/{secret}" in result.stdout  # the segment does reference the file
+        assert downloads() == []
+        pulled = run_gen("pull", "--out", "s.json", cwd=tmp_path, **gen_env(server))  # which would download it
+        assert pulled.returncode == 0, pulled.stderr
+        assert f"/api/files/{secret}" in downloads()
 
 
 def test_cli_missing_database_is_one_line_listing_the_databases(tmp_path: Path) -> None:

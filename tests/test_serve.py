@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from generator.serve import Preview, make_server
+from generator.serve import LoadedSource, Preview, make_server
 from generator.sources import DemoSource
 
 from .conftest import ROOT, env_with, make_config
@@ -36,7 +36,9 @@ def project(tmp_path: Path) -> Path:
 @pytest.fixture
 def preview(project: Path) -> Preview:
     messages: list[str] = []
-    preview = Preview(DemoSource().load(), make_config(), out=project / "site", root=project, announce=messages.append)
+    preview = Preview(
+        LoadedSource(DemoSource()), make_config(), out=project / "site", root=project, announce=messages.append
+    )
     preview.messages = messages  # type: ignore[attr-defined]
     assert preview.build()
     return preview

@@ -14,22 +14,11 @@ import pytest
 from generator.build import build
 from generator.errors import RenderError, SnapshotError
 from generator.model import Entity
-from generator.sources import DemoSource, SnapshotSource, write_snapshot
-from generator.writer import SiteWriter
+from generator.site.writer import SiteWriter
+from generator.sources import DemoSource, SnapshotSource, StaticSource, write_snapshot
 
 from .conftest import ROOT, make_config
 from .sitecheck import crawl, dangerous, parse
-
-
-class StaticSource:
-    """A source that hands out a prepared workspace."""
-
-    def __init__(self, workspace) -> None:
-        self.workspace = workspace
-        self.stats = DemoSource().stats
-
-    def load(self):
-        return self.workspace
 
 
 @pytest.fixture

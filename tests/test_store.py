@@ -1,7 +1,7 @@
 """`gen segments store`: idempotent upserts, removals, dry run, audit log and failures.
 
 Every test that takes ``mongo_db`` runs against mongomock, or against the real server
-named by ``MONGODB_URI`` when it is set (see tests/conftest.py); the unreachable-server
+named by ``MONGODB_URI`` when it is set (see tests/store_fixtures.py); the unreachable-server
 tests always use a real pymongo client against a closed port.
 """
 
@@ -32,6 +32,8 @@ from generator.store import (
 )
 
 from .test_cli import assert_one_line_error, run_gen
+
+pytest_plugins = ["tests.store_fixtures"]  # the MongoDB backend: only where it is used
 
 T0 = datetime(2026, 4, 1, 8, 0, tzinfo=UTC)
 

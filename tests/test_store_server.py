@@ -12,6 +12,7 @@ import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from click.testing import CliRunner
@@ -24,9 +25,13 @@ from generator.model import Workspace
 from generator.store import RUNS_COLLECTION, SEGMENTS_COLLECTION, StoreSettings, connect, sync
 
 from . import secantus_server
-from .conftest import MongoBackend
 from .test_cli import assert_one_line_error, run_gen
 from .test_store import clock, entity, segments_of, stored
+
+pytest_plugins = ["tests.store_fixtures"]  # the MongoDB backend: only where it is used
+
+if TYPE_CHECKING:  # imported by pytest as a plugin, not here (its asserts are rewritten)
+    from .store_fixtures import MongoBackend
 
 pytestmark = [
     pytest.mark.skipif(not secantus_server.available(), reason="secantusdb has no wheel for this platform"),

@@ -23,9 +23,11 @@ import hashlib
 import json
 import logging
 import math
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Coroutine, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from gql import Client, GraphQLRequest
@@ -41,15 +43,28 @@ from graphql import GraphQLSchema, build_client_schema, get_introspection_query
 from ..config import Connection, SiteConfig
 from ..errors import FiberyError
 from ..files import FilePolicy, download_files
-from ..model import Database, Entity, Workspace, referenced_files
+from ..model import Database, Entity, Workspace
 from .fetchcache import CachedDatabase, FetchCache, FetchMeta
 from .schema import DatabasePlan, RestSchema, database_queries, discover
-from .sync import ID_PAGE_SIZE, MAX_ROWS, Listing, Sync, fibery_datetime, next_since, parse_datetime, with_fields
+from .stats import PAGE_FORMATS
+from .sync import (
+    ID_PAGE_SIZE,
+    MAX_ROWS,
+    Listing,
+    Sync,
+    fibery_datetime,
+    listing_digest,
+    next_since,
+    parse_datetime,
+    volatile_keys,
+    with_fields,
+)
 from .sync import possibly_capped as round_page
 from .transport import PoliteTransport, RateLimiter, RequestStats, Unclosed, server_time, shrink_on_timeout
 from .values import complete_lists, infer_text_kinds, list_query, to_entity, with_volatile
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 ProgressCallback = Callable[[str, int], None]
 """Called with (database title, entities fetched so far) after every page."""
@@ -58,8 +73,6 @@ Selector = Callable[[list[Database]], list[Database]]
 EntitiesCallback = Callable[[Database, list[Entity]], None]
 """Called with a database and the entities of it that just arrived."""
 
-PAGE_FORMATS = ("html",)
-"""Rich-text formats a site needs; ``gen segments`` asks for Markdown as well."""
 MIN_PAGE_SIZE = 10
 """The smallest page a timed-out list query is shrunk to before the fetch gives up."""
 WORKSPACE_RATE = 7
@@ -79,6 +92,25 @@ class _GraphQLTransport(HTTPXAsyncTransport):
             if not (isinstance(body, dict) and body.get("errors")):
                 self._raise_response_error(response, f"HTTP {response.status_code}")
         return super()._prepare_result(response)
+
+
+@dataclass
+class _Prefetched:
+    """The first answers of a fetch that ``fingerprint`` asked for: the fetch goes on from them."""
+
+    meta: FetchMeta
+    syncs: dict[str, Sync]
+    schema: GraphQLSchema
+    schema_hash: str
+    rest: RestSchema
+    started: datetime | None
+
+
+def _identity(meta: FetchMeta) -> str:
+    """What a fetch cache holds, as one digest (not when it was read, nor from when to ask)."""
+    parts = [meta.fibery_url, meta.space, meta.schema_hash, meta.rest_etag, meta.entities_digest]
+    parts += [f"{key}={entry.fingerprint}" for key, entry in sorted(meta.databases.items())]
+    return "fibery\0" + hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
 class FiberyClient:
@@ -106,7 +138,7 @@ class FiberyClient:
         self.stats = RequestStats()
         self.cache = cache
         self.formats = formats
-        self.file_policy = file_policy or FilePolicy()
+        self._file_policy = file_policy or FilePolicy()
         self.on_entities = on_entities
         """Called with each page of entities as it arrives, while the next request waits for
         its slot: the source uses it to clean the rich text ahead of rendering."""
@@ -114,6 +146,15 @@ class FiberyClient:
         self._retries = retries
         self._deadline = deadline
         self._full_refresh = full_refresh
+        self._read_until: float | None = None
+        """When ``deadline`` runs out (monotonic), counted from the start of the first read:
+        the file downloads that follow a read share its deadline."""
+        self._prefetched: _Prefetched | None = None
+        self._page_sizes: dict[str, int] = {}
+        """Per database: the page size to read it with (``page_size`` unless a page timed out)."""
+        self._saved: FetchMeta | None = None
+        self._id_rows: dict[str, list[list[Any]]] = {}
+        """Per database fetched: its rows projected on ``volatile_keys``, as an id listing answers."""
         self._polite = PoliteTransport(
             transport or httpx.AsyncHTTPTransport(),
             limiter=RateLimiter(requests_per_second),
@@ -147,14 +188,29 @@ class FiberyClient:
         """Fetch every entity of the databases ``select`` keeps (given all discovered ones,
         with their fields, before any entity is fetched: excluded databases cost nothing and
         are returned without entities)."""
-        return asyncio.run(self._within_deadline(select, progress))
+        self._saved = None
+        if self._prefetched is None:  # else the deadline started with ``fingerprint``'s requests
+            self._read_until = time.monotonic() + self._deadline
+        return asyncio.run(self._within_deadline(self._fetch_workspace(select, progress), "reading the space"))
 
-    async def _within_deadline(self, select: Selector, progress: ProgressCallback | None) -> Workspace:
+    def download_files(self, secrets: Iterable[str]) -> dict[str, str]:
+        """Download the files of ``secrets`` (secret → base64; a failed or refused one is left
+        out with a warning), within what is left of the read's deadline. Called after the
+        publish rules, with the secrets of published content only."""
+        wanted = list(dict.fromkeys(secrets))
+        if not wanted:
+            return {}
+        if self._read_until is None:
+            self._read_until = time.monotonic() + self._deadline
+        return asyncio.run(self._within_deadline(self._download_files(wanted), "downloading the files"))
+
+    async def _within_deadline(self, work: Coroutine[Any, Any, T], what: str) -> T:
+        left = (self._read_until or math.inf) - time.monotonic()
         try:
-            return await asyncio.wait_for(self._fetch_workspace(select, progress), self._deadline)
+            return await asyncio.wait_for(work, max(0.0, left))
         except TimeoutError:
             raise FiberyError(
-                f"reading the space from {self.connection.fibery_url} took longer than {self._deadline:g} s "
+                f"{what} from {self.connection.fibery_url} took longer than {self._deadline:g} s "
                 "(kb.toml fetch_deadline)"
             ) from None
 
@@ -162,6 +218,8 @@ class FiberyClient:
         """The cached fetch and how to bring each database of it up to date, unless the
         last full read is older than ``full_refresh`` (see ``docs/architecture.md``)."""
         meta = self.cache.load_meta() if self.cache else None
+        if meta is not None:
+            self._page_sizes.update(meta.page_sizes)
         if meta is not None and self._full_refresh is not None:
             full_at = parse_datetime(meta.full_at)
             if full_at is None or datetime.now(UTC) - full_at > self._full_refresh:
@@ -170,20 +228,80 @@ class FiberyClient:
         syncs = {key: Sync.of(n, entry) for n, (key, entry) in enumerate((meta.databases if meta else {}).items())}
         return meta, {key: sync for key, sync in syncs.items() if sync.entry.since}
 
-    async def _fetch_workspace(self, select: Selector, progress: ProgressCallback | None) -> Workspace:
-        transport = _GraphQLTransport(
+    def fingerprint(self) -> str | None:
+        """What the fetch cache holds (a digest), when Fibery confirms that it is current: the
+        requests an incremental fetch starts with (the schema with the changes and id listings
+        riding along, ``GET /api/schema``), then their answers compared with the digests the
+        last fetch recorded, without reading the cached entities. None when anything changed
+        or cannot be confirmed; ``fetch_workspace`` then goes on from those answers, so the
+        check costs no request. After a fetch: what it saved, without asking."""
+        saved, self._saved = self._saved, None
+        if saved is not None:
+            return _identity(saved)
+        if self.cache is None:
+            return None
+        meta, syncs = self._load_syncs()
+        if meta is None or not syncs or len(syncs) != len(meta.databases):
+            return None
+        self._read_until = time.monotonic() + self._deadline
+        return asyncio.run(self._within_deadline(self._confirm_current(meta, syncs), "reading the space"))
+
+    def _graphql_transport(self) -> _GraphQLTransport:
+        return _GraphQLTransport(
             url=self.connection.endpoint, headers=self._headers(), timeout=self._timeout, transport=self._polite
         )
-        meta, syncs = self._load_syncs()
+
+    async def _confirm_current(self, meta: FetchMeta, syncs: dict[str, Sync]) -> str | None:
+        transport = self._graphql_transport()
+        async with Client(transport=transport, execute_timeout=None) as session:
+            (introspection, schema_hash), rest = await asyncio.gather(
+                self._read_schema(session, list(syncs.values())), self._rest_schema(meta)
+            )
+            started = server_time(transport.response_headers)
+            rest_now = (rest.etag, rest.body if rest.etag else None)
+            # The same schema and REST schema as the last fetch (whose databases and list
+            # queries the digests were recorded for): no need to build the schema again.
+            same = schema_hash == meta.schema_hash and rest_now == (meta.rest_etag, meta.rest_schema)
+            if same and meta.listing_digests:
+                await self._rounds(session, [listing for sync in syncs.values() for listing in sync.listings])
+            current = (
+                same
+                and bool(meta.listing_digests)
+                and all(
+                    key in syncs and self._listed(syncs[key]) == digest for key, digest in meta.listing_digests.items()
+                )
+            )
+            if not current:  # ``fetch_workspace`` goes on from these answers
+                self._prefetched = _Prefetched(meta, syncs, self._schema(introspection), schema_hash, rest, started)
+                return None
+        log.info("Fibery confirms that nothing changed since the last fetch")
+        self.stats.cached += sum(len(syncs[key].ids.rows) for key in meta.listing_digests)
+        return _identity(meta)
+
+    @staticmethod
+    def _listed(sync: Sync) -> str:
+        """The digest of what a sync's listings answered (``sync.listing_digest``)."""
+        keys = sync.entry.volatile_keys
+        rows = [[row.get(key) for key in keys] for row in sync.ids.rows]
+        recent = [(str(row["id"]), row.get("modificationDate")) for row in sync.changed.rows]
+        return listing_digest(rows, recent, sync.entry.since)
+
+    async def _fetch_workspace(self, select: Selector, progress: ProgressCallback | None) -> Workspace:
+        transport = self._graphql_transport()
+        pre, self._prefetched = self._prefetched, None
+        meta, syncs = (pre.meta, pre.syncs) if pre else self._load_syncs()
         async with Client(transport=transport, execute_timeout=None) as session:
             # The cached entities are parsed in a thread while the first requests travel.
             loading = (
                 asyncio.create_task(asyncio.to_thread(self.cache.load_entities, meta)) if syncs and self.cache else None
             )
-            (schema, schema_hash), rest = await asyncio.gather(
-                self._introspect(session, list(syncs.values())), self._rest_schema(meta)
-            )
-            started = server_time(transport.response_headers)
+            if pre:  # ``fingerprint`` asked already
+                (schema, schema_hash), rest, started = (pre.schema, pre.schema_hash), pre.rest, pre.started
+            else:
+                (schema, schema_hash), rest = await asyncio.gather(
+                    self._introspect(session, list(syncs.values())), self._rest_schema(meta)
+                )
+                started = server_time(transport.response_headers)
             plans = discover(schema, self.connection.space, rest, self.formats)
             kept = {id(db) for db in select([p.database for p in plans])}
             fetched = [p for p in plans if id(p.database) in kept]
@@ -199,16 +317,14 @@ class FiberyClient:
             for plan in plans:
                 infer_text_kinds(plan)
             # Databases not kept come back too, with their fields and no entity, so that the
-            # publish rules are checked against the whole space (issue 7).
+            # publish rules are checked against the whole space (issue 7). Files come later
+            # (``download_files``), once the rules have said which are published.
             databases = [p.database for p in plans]
-            files = await self._download_files(referenced_files(databases, self.connection.fibery_url))
         if self.cache:
             changed = bool(full) or any(s.updated or s.refetch for s in syncs.values()) or self.stats.deleted
             self._save_cache(meta, plans, fetched, cached, schema_hash=schema_hash, rest=rest, started=started,
                              entities_changed=bool(changed), read_in_full=not syncs)  # fmt: skip
-        return Workspace(
-            fibery_url=self.connection.fibery_url, space=self.connection.space, databases=databases, files=files
-        )
+        return Workspace(fibery_url=self.connection.fibery_url, space=self.connection.space, databases=databases)
 
     # ----------------------------------------------------------------------- errors
 
@@ -265,7 +381,12 @@ class FiberyClient:
     # ----------------------------------------------------------------------- schema
 
     async def _introspect(self, session: Any, syncs: list[Sync] | None = None) -> tuple[GraphQLSchema, str]:
-        """Read the schema (and its hash); the first page of each sync's listings rides along.
+        """Read the schema (and its hash); the first page of each sync's listings rides along."""
+        introspection, digest = await self._read_schema(session, syncs)
+        return self._schema(introspection), digest
+
+    async def _read_schema(self, session: Any, syncs: list[Sync] | None = None) -> tuple[dict[str, Any], str]:
+        """The introspection answer and its hash; the first page of each sync's listings rides along.
 
         If those cached queries no longer fit the schema (a field was removed), Fibery
         rejects the whole request: the schema is then read alone, one request more."""
@@ -285,13 +406,17 @@ class FiberyClient:
         if data is None:
             data = await self._execute(session, document, "reading the schema")
         introspection = {"__schema": (data or {}).get("__schema")}
+        return introspection, hashlib.sha256(json.dumps(introspection, sort_keys=True).encode()).hexdigest()[:32]
+
+    def _schema(self, introspection: dict[str, Any]) -> GraphQLSchema:
+        """The schema of an introspection answer, checked to hold databases."""
         try:
             schema = build_client_schema(introspection)  # type: ignore[arg-type]  # checked by graphql-core
         except (TypeError, KeyError, ValueError) as exc:
             raise FiberyError(f"Fibery sent an unusable schema: {exc}") from None
         if not database_queries(schema):
             raise FiberyError(self._no_databases_message())
-        return schema, hashlib.sha256(json.dumps(introspection, sort_keys=True).encode()).hexdigest()[:32]
+        return schema
 
     def _no_databases_message(self) -> str:
         conn = self.connection
@@ -325,13 +450,16 @@ class FiberyClient:
         """Download each referenced file once (they need the token, so a public site must
         serve its own copy), within the file policy and through the download cache (see
         ``files.py``). Redirects are followed; httpx drops the token when one leaves the
-        workspace's host. A failed or refused file is a warning: the page shows a placeholder."""
-        if not secrets:
-            return {}
-        async with httpx.AsyncClient(
-            transport=Unclosed(self._polite), timeout=self._timeout, follow_redirects=True
-        ) as http:
-            return await download_files(http, self.connection.fibery_url, self._headers(), secrets, self.file_policy)
+        workspace's host. A failed or refused file is a warning: the page shows a placeholder.
+        The connections are closed at the end: they belong to this call's event loop."""
+        try:
+            async with httpx.AsyncClient(
+                transport=Unclosed(self._polite), timeout=self._timeout, follow_redirects=True
+            ) as http:
+                headers = self._headers()
+                return await download_files(http, self.connection.fibery_url, headers, secrets, self._file_policy)
+        finally:
+            await self._polite.aclose()
 
     # ----------------------------------------------------------------------- full fetch
 
@@ -361,7 +489,12 @@ class FiberyClient:
         another page exists, so a database of exactly k pages costs k requests, not k + 1.
         A page that times out is asked again at half the size."""
         entities = plan.database.entities
-        seen, before, size = {e.id for e in entities}, len(entities), self.page_size
+        seen, before = {e.id for e in entities}, len(entities)
+        size = min(self.page_size, self._page_sizes.get(plan.database.key, self.page_size))
+        keys = volatile_keys(plan)
+        id_rows = self._id_rows.setdefault(plan.database.key, [])
+        if offset == 0:
+            id_rows.clear()
         while True:
             rows = await self._page(session, plan, size + 1, offset)
             if rows is None:
@@ -376,12 +509,14 @@ class FiberyClient:
                 if entity.id not in seen:
                     seen.add(entity.id)
                     entities.append(entity)
-            if self.on_entities:
-                self.on_entities(plan.database, entities[arrived:])
+                    id_rows.append([raw.get(key) for key in keys])
+            if self.on_entities:  # in a thread: the event loop sends the next requests on time meanwhile
+                await asyncio.to_thread(self.on_entities, plan.database, entities[arrived:])
             if progress:
                 progress(plan.database.title, len(entities))
             offset += min(len(rows), size)
             if len(rows) <= size:
+                self._page_sizes[plan.database.key] = size  # what worked, for the next full read
                 self.stats.fetched += len(entities) - before
                 return offset if round_page(len(rows)) else None
 
@@ -483,6 +618,8 @@ class FiberyClient:
             self.on_entities(plan.database, list(changed.values()))
         previous = {e.id: e for e in cached}
         entities, seen = plan.database.entities, set()
+        keys = volatile_keys(plan)
+        self._id_rows[plan.database.key] = [[row.get(key) for key in keys] for row in sync.ids.rows]
         volatile = plan.volatile_selection != "id"
         for row in sync.ids.rows:
             entity_id = str(row["id"])
@@ -513,7 +650,7 @@ class FiberyClient:
         while their list query is unchanged."""
         assert self.cache is not None
         current = {p.database.key: p for p in plans}
-        databases, entities = {}, {}
+        databases, entities, digests = {}, {}, {}
         for key, entry in (meta.databases if meta else {}).items():
             plan = current.get(key)
             if plan and plan not in fetched and plan.fingerprint == entry.fingerprint and key in cached:
@@ -523,9 +660,12 @@ class FiberyClient:
             since = next_since(db.entities, started) if plan.since else None
             databases[db.key] = CachedDatabase(
                 fingerprint=plan.fingerprint, query=db.query, order_by=plan.order_by, selection=plan.selection,
-                since=since, by_id=plan.by_id, volatile=plan.volatile_selection,
+                since=since, by_id=plan.by_id, volatile=plan.volatile_selection, volatile_keys=volatile_keys(plan),
             )  # fmt: skip
             entities[db.key] = db.entities
+            if since and db.key in self._id_rows:
+                recent = [(e.id, e.modification_date) for e in db.entities]
+                digests[db.key] = listing_digest(self._id_rows[db.key], recent, since)
         if meta is not None and meta.schema_hash != schema_hash:
             log.info("Fibery's schema changed: databases whose list query changed were read in full")
         now = fibery_datetime(datetime.now(UTC))
@@ -539,9 +679,12 @@ class FiberyClient:
             rest_etag=rest.etag,
             rest_schema=rest.body if rest.etag else None,
             databases=databases,
+            listing_digests=digests,
+            page_sizes={key: self._page_sizes[key] for key in databases if key in self._page_sizes},
         )
         rewrite = entities_changed or meta is None or set(entities) != set(cached)
         self.cache.save(new_meta, entities if rewrite else None, previous=meta)
+        self._saved = new_meta
 
 
 class _TimedOut(Exception):

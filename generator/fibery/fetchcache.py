@@ -60,6 +60,8 @@ class CachedDatabase(BaseModel):
     """``modificationDate`` bound of the next fetch; None: fetch the database in full."""
     by_id: bool = False
     volatile: str = "id"
+    volatile_keys: list[str] = []
+    """The keys of the id listing's rows: ``id`` and the volatile fields."""
     """What is read again for every entity on each incremental fetch: its id (deletions) and
     the fields that can change without its ``modificationDate`` (collections, formulas)."""
 
@@ -81,6 +83,13 @@ class FetchMeta(BaseModel):
     rest_schema: dict[str, Any] | None = None
     databases: dict[str, CachedDatabase]
     entities_digest: str = ""
+    page_sizes: dict[str, int] = {}
+    """Per database: the list page size its last full read ended with (halved on each
+    timeout), where the next full read starts."""
+    listing_digests: dict[str, str] = {}
+    """Per database: what its id listing and its changes since ``since`` will answer if
+    nothing changed (``sync.listing_digest``): lets a build confirm, from those answers
+    alone, that the cached entities are current, without reading them."""
 
 
 class FetchCache:

@@ -10,6 +10,7 @@ server that caps pages silently must not make entities look deleted.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
@@ -128,6 +129,26 @@ class Sync:
     @property
     def listings(self) -> list[Listing]:
         return [self.changed, self.ids, *self.missing]
+
+
+def volatile_keys(plan: DatabasePlan) -> list[str]:
+    """The keys of an id listing's rows: the id and the volatile fields."""
+    return ["id", *(p.field.key for p in plan.fields if p.volatile)]
+
+
+def listing_digest(id_rows: list[list[Any]], recent: list[tuple[str, str | None]], since: str | None) -> str:
+    """What an incremental fetch's listings answer for one database, as one digest: every
+    entity's id and volatile values in order (``id_rows``, projected on ``volatile_keys``)
+    and the (id, ``modificationDate``) of those modified after ``since`` (``recent``: a
+    rebuild asks for them again). Equal digests: the cached entities are current."""
+    bound = parse_datetime(since) if since else None
+    again = sorted(
+        (entity_id, str(modified))
+        for entity_id, modified in recent
+        if bound is None or (moment := parse_datetime(modified)) is None or moment > bound
+    )
+    data = json.dumps([id_rows, again], sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(data.encode()).hexdigest()
 
 
 def with_fields(document: str, fields: list[str]) -> str:

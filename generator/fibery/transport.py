@@ -16,12 +16,12 @@ import logging
 import math
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from dataclasses import field as dataclass_field
 from datetime import datetime
 from typing import Any
 
 import httpx
+
+from .stats import RequestStats
 
 log = logging.getLogger(__name__)
 
@@ -42,57 +42,71 @@ shrink_on_timeout: contextvars.ContextVar[bool] = contextvars.ContextVar("shrink
 size) rather than the same request again: the transport then does not retry timeouts."""
 
 
-@dataclass
-class RequestStats:
-    """What the client did, for the progress line, the job summary and ``build-info.json``."""
-
-    requests: int = 0
-    retries: int = 0
-    statuses: dict[int, int] = dataclass_field(default_factory=dict)
-    fetched: int = 0
-    """Entities received with all their fields (every one on a cold build, the changed ones after)."""
-    cached: int = 0
-    """Entities taken unchanged from the fetch cache."""
-    deleted: int = 0
-    """Cached entities no longer in Fibery."""
-
-    def record(self, status: int) -> None:
-        self.requests += 1
-        self.statuses[status] = self.statuses.get(status, 0) + 1
-
-
 class RateLimiter:
-    """Keep every 1-second window of the server under ``rate`` requests, wherever between a
-    request's arrival and its answer the server counts it (a slow answer may be counted late).
+    """Keep every request start at least ``1/rate`` seconds after the previous one, and at
+    most ``floor(rate)`` starts inside any ``WINDOW`` (1.06 s): a server that allows ``rate``
+    requests per second, counted from when each arrives, never sees one too many, even when
+    a request reaches it up to 60 ms later than another (network and scheduling jitter).
+    When an answer comes does not matter; at most ``concurrency`` requests are in flight.
 
-    Starts are spaced at least ``1/rate`` seconds apart, and each of the ``rate`` slots is
-    free again only 1 second after its request was answered, both with a 6 % margin: the
-    ``rate``-th next request never starts within a second of an earlier one's answer."""
+    A start is when the request's headers go out (``sent``, from httpcore's trace), not
+    when ``acquire`` let it go: a request held back in the client (a busy event loop, a
+    connection being opened) does not shorten the gap the server sees before the next.
+    ``acquire`` waits for the next start and returns a slot number; ``release`` it when the
+    answer (or the failure) is in, which frees room for another concurrent request."""
 
     WINDOW = 1.06
+    """Seconds in which at most ``floor(rate)`` requests start: 1 s plus a 6 % margin."""
 
-    def __init__(self, rate: float) -> None:
-        self.interval = self.WINDOW / rate
-        self._free = [0.0] * max(1, math.floor(rate))
-        self._next = 0.0
-        self._lock = asyncio.Lock()
+    def __init__(self, rate: float, *, concurrency: int | None = None) -> None:
+        self.per_window = max(1, math.floor(rate))
+        self.interval = 1.0 / rate
+        self.concurrency = concurrency or 2 * self.per_window
+        self._starts: dict[int, float] = {}
+        """Slot → when its request started (taken when it is let go, moved to when its
+        headers are actually sent, ``sent``), for the last few slots."""
+        self._in_flight = 0
+        self._slots = 0
+        self._lock: asyncio.Lock | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _delay(self, now: float) -> float:
+        """Seconds until a request may start, counted from ``now``."""
+        starts = sorted(self._starts.values())
+        if not starts:
+            return 0.0
+        delay = starts[-1] + self.interval - now
+        recent = [t for t in starts if t > now - self.WINDOW]
+        if len(recent) >= self.per_window:
+            delay = max(delay, recent[-self.per_window] + self.WINDOW - now)
+        return delay
 
     async def acquire(self) -> int:
-        """Wait for a slot and the next start; return the slot, to ``release`` when answered."""
+        """Wait for the next start (and a free place in flight); return the slot to ``release``."""
+        loop = asyncio.get_running_loop()
+        if self._lock is None or self._loop is not loop:  # a client may fetch in several event loops
+            self._lock, self._loop = asyncio.Lock(), loop
         async with self._lock:
-            while True:
-                slot = min(range(len(self._free)), key=self._free.__getitem__)
-                delay = max(self._free[slot], self._next) - time.monotonic()
-                if delay <= 0:
-                    break
-                await asyncio.sleep(0.01 if self._free[slot] == math.inf else delay)
-            self._free[slot] = math.inf
-            self._next = max(time.monotonic(), self._next) + self.interval
-            return slot
+            while self._in_flight >= self.concurrency:
+                await asyncio.sleep(0.01)
+            while (delay := self._delay(time.monotonic())) > 0:
+                await asyncio.sleep(delay)
+            self._in_flight += 1
+            self._slots += 1
+            self._starts[self._slots] = time.monotonic()
+            for old in [slot for slot in self._starts if slot <= self._slots - 4 * self.per_window]:
+                del self._starts[old]
+            return self._slots
+
+    def sent(self, slot: int) -> None:
+        """The request of ``slot`` is going out only now (its connection was slow to come,
+        or the event loop was busy): count it from now."""
+        if slot in self._starts:
+            self._starts[slot] = max(self._starts[slot], time.monotonic())
 
     def release(self, slot: int) -> None:
         """The request of ``slot`` was answered (or failed)."""
-        self._free[slot] = time.monotonic() + self.WINDOW
+        self._in_flight -= 1
 
     async def wait(self) -> None:
         """Wait for the start of a request that takes no time."""
@@ -184,8 +198,17 @@ class PoliteTransport(httpx.AsyncBaseTransport):
         self._backoff = backoff
         self._deadline = deadline
 
-    async def _attempt(self, request: httpx.Request) -> httpx.Response:
+    async def _attempt(self, request: httpx.Request, slot: int) -> httpx.Response:
         started = time.monotonic()
+        traced = request.extensions.get("trace")
+
+        async def trace(event: str, info: dict[str, Any]) -> None:
+            if event.endswith("send_request_headers.started"):  # http11. / http2.
+                self._limiter.sent(slot)
+            if traced is not None:
+                await traced(event, info)
+
+        request.extensions = {**request.extensions, "trace": trace}
         response = await asyncio.wait_for(self._inner.handle_async_request(request), self._deadline)
         response.stream = _Deadline(response.stream, request, started + self._deadline)
         if not request.url.path.startswith("/api/files/"):
@@ -200,7 +223,7 @@ class PoliteTransport(httpx.AsyncBaseTransport):
         while True:
             slot = await self._limiter.acquire()
             try:
-                response: httpx.Response | None = await self._attempt(request)
+                response: httpx.Response | None = await self._attempt(request, slot)
             except (*RETRIED_ERRORS, TimeoutError) as exc:  # type: ignore[misc]  # a tuple of exception types
                 self._stats.record(0)
                 timed_out = isinstance(exc, httpx.TimeoutException | TimeoutError)

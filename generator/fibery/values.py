@@ -171,9 +171,8 @@ def _rebuild(database: Database, key: str, other: Database, back: str) -> None:
     """Collection ``key`` of ``database`` := the entities of ``other`` whose ``back`` points at each."""
     children: dict[str, list[dict[str, str]]] = {}
     for entity in other.entities:
-        parent = entity.values.get(back)
-        if isinstance(parent, dict) and parent.get("id"):
-            children.setdefault(parent["id"], []).append({"id": entity.id})
+        for parent_id in entity.related_ids(back):
+            children.setdefault(parent_id, []).append({"id": entity.id})
     for number, entity in enumerate(database.entities):
         listed = entity.values.get(key) or []
         rebuilt = children.get(entity.id, [])
@@ -189,7 +188,8 @@ def _rebuild(database: Database, key: str, other: Database, back: str) -> None:
 def _warn_if_capped(database: Database, key: str) -> None:
     capped = sum(1 for e in database.entities if len(e.values.get(key) or []) >= COLLECTION_LIMIT)
     if capped:
-        title = next((f.title for f in database.fields if f.key == key), key)
+        field = database.field(key)
+        title = field.title if field else key
         log.warning(
             "%s: %d lists of '%s' have %d items, the most Fibery is asked for: they may be cut short",
             database.title,

@@ -1,5 +1,6 @@
 """The render keys: what each page depends on, so that a rebuild renders again only the
-pages whose inputs changed (the render cache, ``cache.RenderState``, records them).
+pages whose inputs changed (the render cache, ``state.RenderState``, records them). They
+live beside what renders those pages: add here any input a page gains.
 
 A page is rendered again only when its key changed. Every key starts from
 the *global key*: the generator's code, every template file, ``kb.toml``, the field
@@ -19,17 +20,17 @@ import hashlib
 import json
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from . import __version__
-from .cache import RENDER_CACHE_VERSION
-from .config import SiteConfig
+from .. import __version__, badges
+from ..config import SiteConfig
+from ..model import FieldKind, Workspace
 from .fields import FieldRenderers
-from .model import FieldKind, Workspace
-from .text import clean_html, link_urls, rich_text_html
+from .links import ENTITY_PREFIX, SiteLinks
+from .state import RENDER_CACHE_VERSION
 
 if TYPE_CHECKING:
-    from .render import SitePlan
+    from .plan import ExtraPage, SitePlan
 
 
 def _digest(data: bytes) -> str:
@@ -46,8 +47,8 @@ def global_key(config: SiteConfig, dirs: list[str], renderers: FieldRenderers, *
     """What every page depends on besides the workspace: code, templates, settings, and
     ``pagefind``: whether the search index will be made (the pages link to it then)."""
     digest = hashlib.sha256(f"{RENDER_CACHE_VERSION}\0{__version__}\0".encode())
-    for name, data in _files_under(Path(__file__).parent):
-        if name.endswith(".py"):  # subpackages too (fibery/, and any split of the renderer)
+    for name, data in _files_under(Path(__file__).parent.parent):
+        if name.endswith(".py"):  # subpackages too (fibery/, site/)
             digest.update(f"{name}\0{_digest(data)}\0".encode())
     for base in dirs:
         for name, data in _files_under(Path(base)):
@@ -57,6 +58,14 @@ def global_key(config: SiteConfig, dirs: list[str], renderers: FieldRenderers, *
     for key, function in functions:
         digest.update(f"{key}={function.__module__}.{function.__qualname__}\0".encode())
     digest.update(b"pagefind" if pagefind else b"-")
+    return digest.hexdigest()
+
+
+def content_digest(content_dir: Path) -> str:
+    """The files of ``content_dir`` (the Markdown pages), as one digest."""
+    digest = hashlib.sha256()
+    for name, data in _files_under(content_dir):
+        digest.update(f"{name}\0{_digest(data)}\0".encode())
     return digest.hexdigest()
 
 
@@ -70,7 +79,11 @@ def entity_digests(workspace: Workspace) -> dict[str, bytes]:
 
 
 def site_key(
-    base: str, workspace: Workspace, digests: dict[str, bytes], content_dir: Path, extra_pages: Iterable[Any] = ()
+    base: str,
+    workspace: Workspace,
+    digests: dict[str, bytes],
+    content_dir: Path,
+    extra_pages: Iterable[ExtraPage] = (),
 ) -> str:
     """The whole site's key: equal keys give byte-identical sites (plugin pages included)."""
     digest = hashlib.sha256(base.encode())
@@ -90,45 +103,37 @@ def site_key(
 
 def entity_keys(plan: SitePlan, base: str, digests: dict[str, bytes]) -> dict[str, str]:
     """Each entity page's key (see the module docstring), by page path."""
-    from .badges import state_tones
-    from .render import ENTITY_PREFIX, PageLinks
-
-    workspace, paths, backlinks = plan.workspace, plan.entity_paths, plan.backlinks
+    workspace, paths, backlinks, rich_text = plan.workspace, plan.entity_paths, plan.backlinks, plan.rich_text
     start = hashlib.sha256(base.encode())
-    start.update(json.dumps([plan.title, plan.nav, plan.db_paths, getattr(plan, "db_pages", None)]).encode())
+    start.update(json.dumps([plan.title, plan.nav, plan.db_paths, plan.db_pages]).encode())
     for db in workspace.databases:
         start.update(db.model_dump_json(exclude={"entities"}).encode())
-    saved = plan.unpublished_links  # resolving URLs below must not count them twice
-    links = PageLinks(plan, ENTITY_PREFIX)  # remembers each URL it resolved, like the renderer's
+    links = SiteLinks(plan, ENTITY_PREFIX)  # remembers each URL it resolved, like the renderer's
     # Each entity as a link target: its id, path and digest (any other id: unpublished).
     linked = {entity_id: f"{entity_id}\0{path}\0".encode() + digests[entity_id] for entity_id, path in paths.items()}
     keys: dict[str, str] = {}
-    try:
-        for db in workspace.databases:
-            linking = [f.key for f in db.fields if f.kind.links_entities]
-            texts = [f.key for f in db.fields if f.kind is FieldKind.RICH_TEXT]
-            files = [f.key for f in db.fields if f.kind is FieldKind.FILES]
-            tones = json.dumps([state_tones(f, db.entities) for f in db.fields if f.kind is FieldKind.STATE]).encode()
-            for entity in db.entities:
-                path, values = paths[entity.id], entity.values
-                parts = [path.encode(), digests[entity.id], tones]
-                for key in linking:
-                    value = values.get(key)
-                    for item in value if isinstance(value, list) else [value] if value else []:
-                        parts.append(linked.get(item["id"]) or f"{item['id']}\0\0-".encode())
-                for backlink in backlinks.get(entity.id, ()):
-                    parts.append(linked[backlink.source_id] + f"\0{backlink.via}".encode())
-                for key in texts:
-                    value = values.get(key)
-                    for tag, attribute, url, _, _ in link_urls(clean_html(rich_text_html(value))) if value else ():
-                        parts.append(f"{url}\0{links.rewrite_url(tag, attribute, url)}".encode())
-                for key in files:
-                    for item in values.get(key) or []:
-                        href = links.rewrite_url("a", "href", f"/api/files/{item.get('secret', '')}")
-                        parts.append(f"{href}".encode())
-                digest = start.copy()
-                digest.update(b"\0".join(parts))
-                keys[path] = digest.hexdigest()[:32]
-    finally:
-        plan.unpublished_links = saved
+    for db in workspace.databases:
+        linking = [f.key for f in db.linking_fields]
+        texts = [f.key for f in db.fields_of(FieldKind.RICH_TEXT)]
+        files = [f.key for f in db.fields_of(FieldKind.FILES)]
+        tones = json.dumps([badges.state_tones(f, db.entities) for f in db.fields_of(FieldKind.STATE)]).encode()
+        for entity in db.entities:
+            path, values = paths[entity.id], entity.values
+            parts = [path.encode(), digests[entity.id], tones]
+            for key in linking:
+                for target in entity.related_ids(key):
+                    parts.append(linked.get(target) or f"{target}\0\0-".encode())
+            for backlink in backlinks.get(entity.id, ()):
+                parts.append(linked[backlink.source_id] + f"\0{backlink.via}".encode())
+            for key in texts:
+                value = values.get(key)
+                for tag, attribute, url, _, _ in rich_text.links(rich_text.value(value)) if value else ():
+                    parts.append(f"{url}\0{links.resolve(tag, attribute, url)[0]}".encode())
+            for key in files:
+                for item in values.get(key) or []:
+                    href = links.resolve("a", "href", f"/api/files/{item.get('secret', '')}")[0]
+                    parts.append(f"{href}".encode())
+            digest = start.copy()
+            digest.update(b"\0".join(parts))
+            keys[path] = digest.hexdigest()[:32]
     return keys

@@ -14,8 +14,8 @@ from pydantic import BaseModel
 from pydantic import Field as PydanticField
 
 if TYPE_CHECKING:
-    from .render import SiteRenderer
-    from .report import BuildReport
+    from ..report import BuildReport
+    from .pages import SiteRenderer
 
 STATUS_PAGE = "status.html"
 

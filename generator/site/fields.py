@@ -3,7 +3,7 @@
 This is the seam for custom renderers: ``RENDERERS[kind]`` is looked up for every value, so a
 plugin can replace or add one without touching the templates. A renderer returns ``Markup``
 and must escape everything it takes from Fibery; rich text goes through ``sanitize_html``
-(cleaned by ``text.py``, its links rewritten here for the page).
+(cleaned by ``text.py``, once per build, its links rewritten here for the page).
 """
 
 from __future__ import annotations
@@ -18,11 +18,12 @@ from typing import Any, Protocol
 
 from markupsafe import Markup, escape
 
-from .content_urls import AsLink
-from .model import Field, FieldKind
-from .naming import name_key
-from .text import SAFE_SCHEMES, clean_html, link_urls, rich_text_html
-from .text import plain_text as plain_text  # where plugins have imported it from (a re-export)
+from ..content_urls import AsLink
+from ..model import Field, FieldKind
+from ..naming import name_key
+from ..text import SAFE_SCHEMES, clean_html, link_urls, rich_text_html
+from ..text import plain_text as plain_text  # where plugins have imported it from (a re-export)
+from .links import PageLinks
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -118,7 +119,8 @@ def rewrite_links(clean: str, links: Links) -> str:
     attributes whose URL changed are replaced: the rest of the text is nh3's, unchanged."""
     parts: list[str] = []
     done = 0
-    for tag, name, url, start, end in link_urls(clean):
+    found = links.rich_text.links(clean) if isinstance(links, PageLinks) else link_urls(clean)
+    for tag, name, url, start, end in found:
         new = links.rewrite_url(tag, name, url)
         if isinstance(new, AsLink):  # an external image, shown as a link to it
             opening = clean.rfind("<img", done, start)
@@ -147,8 +149,11 @@ def _image_link(tag: str, url: str) -> str:
 
 
 def sanitize_html(html: str, links: Links | None = None) -> Markup:
-    """Cleaned HTML (``clean_html``), its links rewritten for the page when ``links`` is given."""
-    clean = clean_html(html)
+    """Cleaned HTML (``clean_html``), its links rewritten for the page when ``links`` is given.
+
+    The site's own pages hand their ``PageLinks``, whose build's ``RichText`` remembers each
+    text cleaned (a plugin's own ``Links`` gets the same result, worked out on each call)."""
+    clean = links.rich_text.clean(html) if isinstance(links, PageLinks) else clean_html(html)
     return Markup(clean if links is None else rewrite_links(clean, links))
 
 

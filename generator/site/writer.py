@@ -40,8 +40,7 @@ from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from types import TracebackType
 
-from .cache import scan
-from .errors import ConfigError, OutputError, RenderError
+from ..errors import ConfigError, OutputError, RenderError
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +52,23 @@ SITE_MARKER = "build-info.json"
 """Every site fibery-kb builds holds this file: it marks a folder ``--out`` may replace."""
 _LEFTOVER = "fibery-kb-"
 """Staging and old folders are named ``.<out name>.fibery-kb-{staging,old}-…``."""
+
+
+def scan(folder: Path) -> Iterable[tuple[str, tuple[int, int]]]:
+    """Every file under ``folder``: (relative POSIX path, (size, mtime in ns))."""
+    stack = [(folder, "")]
+    while stack:
+        current, prefix = stack.pop()
+        try:
+            entries = list(os.scandir(current))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                stack.append((Path(entry.path), f"{prefix}{entry.name}/"))
+            elif entry.is_file(follow_symlinks=False):
+                info = entry.stat(follow_symlinks=False)
+                yield f"{prefix}{entry.name}", (info.st_size, info.st_mtime_ns)
 
 
 class SiteWriter:

@@ -1,0 +1,72 @@
+"""The render cache's record of one output folder: what it was built from and holds.
+
+A rebuild reads it to find what it may carry over (``site_key``: the whole site unchanged;
+``entity_keys``: each entity page's key) and whether the folder is still as written
+(``files``). It lives in the build cache's ``render/`` folder (``cache.BuildCache.render``),
+one file per output folder; a record that is missing, damaged or from another version is
+ignored, and the build is a full one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+
+from pydantic import BaseModel, ValidationError
+
+from ..files import write_atomically
+from .writer import scan
+
+log = logging.getLogger(__name__)
+
+RENDER_CACHE_VERSION = 1
+
+
+class RenderState(BaseModel):
+    """What one output folder was built from and holds (the render cache's record)."""
+
+    version: int = RENDER_CACHE_VERSION
+    out: str
+    site_key: str
+    content_hash: str
+    pages: int
+    unpublished_links: int
+    entity_keys: dict[str, str]
+    """Entity page path → the key it was rendered from."""
+    unpublished: dict[str, int] = {}
+    """Page path → links to unpublished entities its render returned."""
+    files: dict[str, tuple[str, int, int]]
+    """Every file of the folder → (sha256, size, mtime in ns) as written."""
+
+    def matches(self, out: Path) -> bool:
+        """Whether ``out`` still holds exactly the files recorded (by size and mtime)."""
+        found = dict(scan(out))
+        return found.keys() == self.files.keys() and all(
+            (size, mtime) == tuple(self.files[path][1:]) for path, (size, mtime) in found.items()
+        )
+
+
+def _record(folder: Path, out: Path) -> Path:
+    return folder / f"{hashlib.sha256(str(out.resolve()).encode()).hexdigest()[:16]}.json"
+
+
+def load_render_state(folder: Path, out: Path) -> RenderState | None:
+    """What ``out`` was last built from (its record in the render cache ``folder``), or None."""
+    path = _record(folder, out)
+    if not path.is_file():
+        return None
+    try:
+        state = RenderState.model_validate_json(path.read_bytes())
+    except (OSError, ValidationError, ValueError) as exc:
+        log.info("render cache ignored (%s): every page is rendered", type(exc).__name__)
+        return None
+    return state if (state.version, state.out) == (RENDER_CACHE_VERSION, str(out.resolve())) else None
+
+
+def save_render_state(folder: Path, state: RenderState) -> None:
+    """Record ``state`` in the render cache ``folder`` (a warning when it cannot be written)."""
+    try:
+        write_atomically(_record(folder, Path(state.out)), state.model_dump_json().encode(), dir_mode=0o700)
+    except OSError as exc:
+        log.warning("render cache not written to %s: %s", folder.parent, exc.strerror or exc)
