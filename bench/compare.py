@@ -26,6 +26,7 @@ timed in a fresh process) and, at the first size, the import time of ``generator
     python bench/compare.py                          # N = 1,000 and 10,000, 5 rounds
     python bench/compare.py --sizes 1000 --rounds 3
     python bench/compare.py --work /dev/shm/compare  # the disk out of the figures
+    python bench/compare.py --sizes 100000 --rounds 1 --variants 'gen cold, search'  # peak RSS at 100k
 
 Prints Markdown tables and writes bench/compare.json (git-ignored).
 """
@@ -214,11 +215,17 @@ class Size:
             ("gen no-change", unchanged),
         ]
 
+    def wanted(self, name: str) -> bool:
+        """Whether ``--variants`` (names, or their beginnings, separated by ``;``) asks for it."""
+        chosen = [v.strip() for v in self.args.variants.split(";") if v.strip()] if self.args.variants else []
+        return not chosen or any(name.startswith(v) for v in chosen)
+
     def run(self) -> dict[str, Any]:
-        print(f"N = {self.n:,}: first build of the rebuild project …", file=sys.stderr)
-        timed(self.gen_build(self.snapshots[0]), cwd=self.work / "gen-rebuild")
+        if self.wanted("gen handful changed") or self.wanted("gen no-change"):
+            print(f"N = {self.n:,}: first build of the rebuild project …", file=sys.stderr)
+            timed(self.gen_build(self.snapshots[0]), cwd=self.work / "gen-rebuild")
         runs: dict[str, list[dict[str, Any]]] = {}
-        variants = self.variants()
+        variants = [(name, run) for name, run in self.variants() if self.wanted(name)]
         for number in range(1, self.args.rounds + 1):
             print(f"N = {self.n:,}: round {number} of {self.args.rounds} …", file=sys.stderr)
             for name, run in variants:
@@ -232,12 +239,13 @@ class Size:
                 ("gen handful changed ÷ gen cold, search", "gen handful changed", "gen cold, search"),
                 ("gen no-change ÷ gen cold, search", "gen no-change", "gen cold, search"),
             )
+            if x in runs and y in runs
         }
         result["files"] = {
             "gen": sum(1 for p in (self.work / "gen-search" / "site").rglob("*.html")),
             "hugo": sum(1 for p in (self.work / "hugo" / "public").rglob("*.html")),
         }
-        result["link_check"] = self.link_check()
+        result["link_check"] = self.link_check() if (self.work / "gen-search" / "site").is_dir() else []
         return result
 
     def link_check(self) -> list[float]:
@@ -355,6 +363,11 @@ def main() -> None:
     parser.add_argument("--databases", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=5, help="runs of each variant, interleaved (≥ 3)")
     parser.add_argument("--hugo", default=shutil.which("hugo") or "hugo", help="the hugo executable")
+    parser.add_argument(
+        "--variants",
+        default="",
+        help="only these variants (names or their beginnings, separated by ';'), e.g. 'gen cold, search' at 100000",
+    )
     parser.add_argument("--work", default=str(HERE / ".work" / "compare"))
     parser.add_argument("--results", default=str(HERE / "compare.json"))
     args = parser.parse_args()
@@ -365,7 +378,7 @@ def main() -> None:
     for number, n in enumerate(int(s) for s in args.sizes.split(",")):
         size = Size(n, args)
         result = size.run()
-        if number == 0:
+        if number == 0 and not args.variants:
             result["imports"] = imports(size)
         results["sizes"].append(result)
         Path(args.results).write_text(json.dumps(results, indent=1))

@@ -35,7 +35,6 @@ from .model import FieldKind, Workspace
 from .naming import display_name
 from .publish import apply_publish_rules
 from .report import BuildReport, Clock
-from .search import index_site
 from .site.fields import FieldRenderers
 from .site.keys import entity_digests, entity_keys, global_key, site_key
 from .site.state import RenderState, links_file, load_render_state, save_render_state
@@ -195,16 +194,22 @@ def _build(context: BuildContext, workspace: Workspace, source: Source, clock: C
     renderer = SiteRenderer(plan, make_environment(context.template_dirs), context.template_dirs, context.renderers)
     keys = entity_keys(plan, base, digests) if cache else {}
     clock.lap("plan")
-    with SiteWriter(out, previous.files if previous else None) as writer:
+    with (
+        SiteWriter(out, previous.files if previous else None) as writer,
+        # Search (issue 18, search.py): fed each page in order, indexing on worker threads.
+        search.SearchIndex(config, writer, cache.folder if cache else None, pages=len(plan.entity_paths)) as index,
+    ):
         kept: set[str] = set()
         unpublished: dict[str, int] = {}
         for job in renderer.pages():
             if job.entity and _carried_over(job, writer, keys, previous):
                 kept.add(job.path)
+                index.kept(job.path)
                 continue
             page = job.render()
             clock.lap("render")
             writer.write(page.path, page.data)
+            index.page(page.path, page.data)
             clock.lap("write")
             if page.unpublished_links:
                 unpublished[page.path] = page.unpublished_links
@@ -215,10 +220,7 @@ def _build(context: BuildContext, workspace: Workspace, source: Source, clock: C
         report.pages = report.rendered + len(kept)
         if previous:
             unpublished.update((path, n) for path, n in previous.unpublished.items() if path in kept)
-        # Search (issue 5, search.py): Pagefind indexes the staged pages, before the swap.
-        if config.search:
-            index_site(writer.staging, config)
-            writer.adopt()
+        if index.finish() is not None:
             clock.lap("index")
         report.unpublished_links = sum(unpublished.values())
         report.content_hash = writer.content_hash()
@@ -227,6 +229,7 @@ def _build(context: BuildContext, workspace: Workspace, source: Source, clock: C
         writer.commit()
         report.files, report.written, report.deleted = writer.files, writer.written, writer.deleted
         report.durations = dict(clock.durations)
+    index.save()
     if cache:
         save_render_state(
             cache.render,

@@ -389,7 +389,8 @@ KILLS = {
     # where, and which site must be in place after the kill
     "while fetching (writing the fetch cache)": ("os:replace,1,kill-before", "old"),
     "while writing pages": ("generator.site.writer:SiteWriter.write,40,kill-before", "old"),
-    "after Pagefind, before the swap": ("generator.build:index_site,1,kill-after", "old"),
+    "while Pagefind indexes the pages": ("generator.search:SearchIndex._cut,3,kill-after", "old"),
+    "after Pagefind, before the swap": ("generator.search:SearchIndex.finish,1,kill-after", "old"),
     "just before the swap": ("generator.site.writer:_swap,1,kill-before", "old"),
     "just after the exchange": ("generator.site.writer:_exchange,1,kill-after", "new"),
     "between the two renames (no exchange)": (

@@ -145,6 +145,33 @@ class SiteWriter:
             os.makedirs(folder, exist_ok=True)
             self._folders.add(folder)
 
+    def staged(self, relative: str, record: FileRecord) -> None:
+        """Record a file written into the staging folder by ``stage_file`` (on another
+        thread: the search index's new shards, whose folders the old site cannot hold)."""
+        target = self._target(relative)
+        if self._had_site and self._old_digest(relative) == record[0]:
+            # The old site has these bytes (a build that ignored the caches): stage that file.
+            source, link = self.out.joinpath(*PurePosixPath(relative).parts), f"{target}.fibery-kb-link"
+            try:
+                os.link(source, link)
+                os.replace(link, target)
+                info = os.stat(target)
+                self.records[relative] = (record[0], info.st_size, info.st_mtime_ns)
+                return
+            except OSError:
+                Path(link).unlink(missing_ok=True)
+        self.records[relative] = record
+        self.written += 1
+
+    def _old_digest(self, relative: str) -> str | None:
+        """The digest of the old site's file at ``relative``, if it has one."""
+        if relative in self._previous and self._current(relative):
+            return self._previous[relative][0]
+        try:
+            return _hash_file(self.out.joinpath(*PurePosixPath(relative).parts))
+        except OSError:
+            return None
+
     def can_keep(self, relative: str) -> bool:
         """Whether ``keep`` would succeed: the old file exists and, when the render cache
         recorded it, is still the file recorded."""
@@ -153,6 +180,10 @@ class SiteWriter:
         if relative in self._previous:
             return self._current(relative)
         return self.out.joinpath(*PurePosixPath(relative).parts).is_file()
+
+    def recorded(self, relative: str) -> bool:
+        """Whether the render cache recorded ``relative`` in the previous site."""
+        return relative in self._previous
 
     def keep(self, relative: str) -> bool:
         """Carry a file of the previous site over unread (the caller knows it is current);
@@ -386,6 +417,18 @@ def _io(path: Path) -> Iterator[None]:
 def _hash_file(path: Path) -> str:
     with open(path, "rb") as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def stage_file(staging: Path, relative: str, data: bytes) -> FileRecord:
+    """Write one new file into a staging folder (safe on any thread: no shared state); its
+    record for ``SiteWriter.staged``."""
+    if _UNSAFE_PATH.search(relative):
+        raise RenderError(f"refusing to write outside the site: {relative!r}")
+    target = f"{staging}/{relative}"
+    with _io(Path(target)):
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        info = _write_file(target, data)
+    return (hashlib.sha256(data).hexdigest(), info.st_size, info.st_mtime_ns)
 
 
 def _write_file(path: str, data: bytes) -> os.stat_result:

@@ -13,10 +13,22 @@
   var pagefind = null;
   var latest = 0;
 
+  var OPTIONS = { excerptLength: 24 };
+
+  /* The index is in shards (generator/search.py): pagefind/ is the first, shards.json lists
+     the others, merged into it before the first search. */
+  function shards(pf) {
+    return fetch(bundle + "shards.json").then(function (response) {
+      return response.ok ? response.json() : [];
+    }).then(function (folders) {
+      return Promise.all(folders.map(function (folder) { return pf.mergeIndex(bundle + folder, OPTIONS); }));
+    });
+  }
+
   function load() {
     if (!pagefind) {
       pagefind = import(bundle + "pagefind.js").then(function (pf) {
-        return Promise.resolve(pf.options({ excerptLength: 24 })).then(function () { return pf; });
+        return Promise.resolve(pf.options(OPTIONS)).then(function () { return shards(pf); }).then(function () { return pf; });
       });
       pagefind.catch(function () { pagefind = null; });
     }
