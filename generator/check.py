@@ -49,23 +49,43 @@ class _Page:
     ids: set[str] = field(default_factory=set)
 
     @classmethod
-    def of(cls, text: str) -> _Page:
+    def of(cls, text: str, tags: dict[str, _TagFacts] | None = None) -> _Page:
+        """The page's links and ids. ``tags`` remembers what each start tag holds, for the
+        pages of one check: pages share most of their tags (header, navigation, footer),
+        and a tag seen before costs a look-up instead of parsing its attributes again."""
         page = cls()
+        tags = {} if tags is None else tags
         for tag in _TAG.finditer(_HIDDEN.sub(lambda m: m[0][: m[0].find(">") + 1] if m[1] else "", text)):
-            name, attributes = tag[1].lower(), tag[2]
-            if not attributes or not _WANTED.search(attributes):
-                continue
-            for attribute in _ATTRIBUTE.finditer(attributes):
-                key = attribute[1].lower()
-                raw = next((v for v in attribute.groups()[1:] if v is not None), None)
-                if raw is None:
-                    continue
-                value = html.unescape(raw)
-                if key == "id" or (key == "name" and name == "a"):
-                    page.ids.add(value)
-                elif key in LINK_ATTRIBUTES and name != "base":
-                    page.links.append(value.strip())
+            found = tags.get(tag[0])
+            if found is None:
+                found = tags[tag[0]] = _tag_facts(tag[1].lower(), tag[2])
+            if found[0]:
+                page.ids.update(found[0])
+            if found[1]:
+                page.links.extend(found[1])
         return page
+
+
+_TagFacts = tuple[tuple[str, ...], tuple[str, ...]]
+"""The ids and the links one start tag holds."""
+
+
+def _tag_facts(name: str, attributes: str) -> _TagFacts:
+    """The ids (``id``, and ``name`` on ``<a>``) and links of one start tag, values unescaped."""
+    if not attributes or not _WANTED.search(attributes):
+        return (), ()
+    ids, links = [], []
+    for attribute in _ATTRIBUTE.finditer(attributes):
+        key = attribute[1].lower()
+        raw = next((v for v in attribute.groups()[1:] if v is not None), None)
+        if raw is None:
+            continue
+        value = html.unescape(raw)
+        if key == "id" or (key == "name" and name == "a"):
+            ids.append(value)
+        elif key in LINK_ATTRIBUTES and name != "base":
+            links.append(value.strip())
+    return tuple(ids), tuple(links)
 
 
 @dataclass(frozen=True)
@@ -165,6 +185,7 @@ class _Site:
         self._parsed: dict[str, _Page] = {}
         self._digests = digests or {}
         self._facts = facts
+        self._tags: dict[str, _TagFacts] = {}
         self.read = 0
         """Pages read and parsed (the others came from ``facts``)."""
 
@@ -173,7 +194,7 @@ class _Site:
             digest = self._digests.get(path)
             known = self._facts.pages.get(digest) if self._facts is not None and digest else None
             if known is None:
-                known = _Page.of((self.root / path).read_text(encoding="utf-8", errors="replace"))
+                known = _Page.of((self.root / path).read_text(encoding="utf-8", errors="replace"), self._tags)
                 self.read += 1
                 if self._facts is not None and digest:
                     self._facts.pages[digest] = known

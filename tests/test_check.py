@@ -176,7 +176,9 @@ def test_a_rebuild_checks_the_links_of_the_pages_it_wrote_only(tmp_path: Path, m
     cache, out = BuildCache(tmp_path / "cache"), tmp_path / "site"
     parsed: list[int] = []
     real = check._Page.of
-    monkeypatch.setattr(check._Page, "of", classmethod(lambda cls, text: parsed.append(1) or real(text)))
+    monkeypatch.setattr(
+        check._Page, "of", classmethod(lambda cls, text, tags=None: parsed.append(1) or real(text, tags))
+    )
     build(SnapshotSource(snapshot), make_config(), out=out, root=ROOT, cache=cache)
     cold = len(parsed)
     assert cold == len(list(out.rglob("*.html"))) - 1  # every page but 404.html
