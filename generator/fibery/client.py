@@ -37,14 +37,20 @@ from gql.transport.exceptions import (
     TransportQueryError,
     TransportServerError,
 )
-from gql.transport.httpx import HTTPXAsyncTransport
 from graphql import GraphQLSchema, build_client_schema, get_introspection_query
 
 from ..config import Connection, SiteConfig
 from ..errors import FiberyError
 from ..files import FilePolicy, download_files
 from ..model import Database, Entity, Workspace
-from .fetchcache import CachedDatabase, FetchCache, FetchMeta
+from .fetchcache import CachedDatabase, FetchCache, FetchMeta, meta_identity
+from .messages import (
+    GraphQLTransport,
+    connection_message,
+    no_databases_message,
+    server_message,
+    status_message,
+)
 from .schema import DatabasePlan, RestSchema, database_queries, discover
 from .stats import PAGE_FORMATS
 from .sync import (
@@ -53,7 +59,9 @@ from .sync import (
     Listing,
     Sync,
     fibery_datetime,
+    listed_digest,
     listing_digest,
+    merge,
     next_since,
     parse_datetime,
     volatile_keys,
@@ -61,7 +69,7 @@ from .sync import (
 )
 from .sync import possibly_capped as round_page
 from .transport import PoliteTransport, RateLimiter, RequestStats, Unclosed, server_time, shrink_on_timeout
-from .values import complete_lists, infer_text_kinds, list_query, to_entity, with_volatile
+from .values import complete_lists, infer_text_kinds, list_query, to_entity
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -75,23 +83,6 @@ EntitiesCallback = Callable[[Database, list[Entity]], None]
 
 MIN_PAGE_SIZE = 10
 """The smallest page a timed-out list query is shrunk to before the fetch gives up."""
-WORKSPACE_RATE = 7
-"""Requests per second Fibery allows a whole workspace, shared with every integration."""
-
-
-class _GraphQLTransport(HTTPXAsyncTransport):
-    """gql's httpx transport, except that an error status whose body is not a GraphQL error
-    (Fibery's 500s are ``{name, message, data}``) is an HTTP error, not an empty result."""
-
-    def _prepare_result(self, response: httpx.Response) -> Any:
-        if response.is_error:
-            try:
-                body = response.json()
-            except ValueError:
-                body = None
-            if not (isinstance(body, dict) and body.get("errors")):
-                self._raise_response_error(response, f"HTTP {response.status_code}")
-        return super()._prepare_result(response)
 
 
 @dataclass
@@ -104,13 +95,6 @@ class _Prefetched:
     schema_hash: str
     rest: RestSchema
     started: datetime | None
-
-
-def _identity(meta: FetchMeta) -> str:
-    """What a fetch cache holds, as one digest (not when it was read, nor from when to ask)."""
-    parts = [meta.fibery_url, meta.space, meta.schema_hash, meta.rest_etag, meta.entities_digest]
-    parts += [f"{key}={entry.fingerprint}" for key, entry in sorted(meta.databases.items())]
-    return "fibery\0" + hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
 class FiberyClient:
@@ -237,7 +221,7 @@ class FiberyClient:
         check costs no request. After a fetch: what it saved, without asking."""
         saved, self._saved = self._saved, None
         if saved is not None:
-            return _identity(saved)
+            return meta_identity(saved)
         if self.cache is None:
             return None
         meta, syncs = self._load_syncs()
@@ -246,8 +230,8 @@ class FiberyClient:
         self._read_until = time.monotonic() + self._deadline
         return asyncio.run(self._within_deadline(self._confirm_current(meta, syncs), "reading the space"))
 
-    def _graphql_transport(self) -> _GraphQLTransport:
-        return _GraphQLTransport(
+    def _graphql_transport(self) -> GraphQLTransport:
+        return GraphQLTransport(
             url=self.connection.endpoint, headers=self._headers(), timeout=self._timeout, transport=self._polite
         )
 
@@ -268,7 +252,7 @@ class FiberyClient:
                 same
                 and bool(meta.listing_digests)
                 and all(
-                    key in syncs and self._listed(syncs[key]) == digest for key, digest in meta.listing_digests.items()
+                    key in syncs and listed_digest(syncs[key]) == digest for key, digest in meta.listing_digests.items()
                 )
             )
             if not current:  # ``fetch_workspace`` goes on from these answers
@@ -276,15 +260,7 @@ class FiberyClient:
                 return None
         log.info("Fibery confirms that nothing changed since the last fetch")
         self.stats.cached += sum(len(syncs[key].ids.rows) for key in meta.listing_digests)
-        return _identity(meta)
-
-    @staticmethod
-    def _listed(sync: Sync) -> str:
-        """The digest of what a sync's listings answered (``sync.listing_digest``)."""
-        keys = sync.entry.volatile_keys
-        rows = [[row.get(key) for key in keys] for row in sync.ids.rows]
-        recent = [(str(row["id"]), row.get("modificationDate")) for row in sync.changed.rows]
-        return listing_digest(rows, recent, sync.entry.since)
+        return meta_identity(meta)
 
     async def _fetch_workspace(self, select: Selector, progress: ProgressCallback | None) -> Workspace:
         transport = self._graphql_transport()
@@ -342,41 +318,16 @@ class FiberyClient:
             message = first.get("message") if isinstance(first, dict) else str(first)
             raise FiberyError(f"Fibery GraphQL error while {what}: {message or exc}") from None
         except TransportServerError as exc:
-            raise FiberyError(self._status_message(exc.code, what, _server_message(exc))) from None
+            detail = server_message(exc)
+            raise FiberyError(status_message(self.connection, self.stats.retries, exc.code, what, detail)) from None
         except TransportProtocolError:
             raise FiberyError(f"Fibery sent an invalid answer (not GraphQL JSON) while {what}") from None
         except TransportConnectionFailed as exc:
             if shrink_on_timeout.get() and isinstance(exc.__cause__, httpx.TimeoutException):
                 raise _TimedOut from None
-            raise FiberyError(self._connection_message(exc.__cause__)) from None
-
-    def _status_message(self, status: int | None, what: str, detail: str | None = None) -> str:
-        conn = self.connection
-        if status == 401:
-            return f"Fibery rejected the token (401 Unauthorized) at {conn.fibery_url}: check FIBERY_TOKEN"
-        if status == 404:
-            return f"space '{conn.space}' not found at {conn.fibery_url} (404): check FIBERY_SPACE and FIBERY_URL"
-        if status == 429:
-            return (
-                f"Fibery kept rate-limiting (429) after {self.stats.retries} retries while {what}: the limit is "
-                f"3 requests/s per token and {WORKSPACE_RATE}/s for the whole workspace, shared with its other "
-                "integrations; try again later"
-            )
-        reason = f": {detail}" if detail else ""
-        return f"Fibery answered HTTP {status} while {what} (after {self.stats.retries} retries){reason}"
-
-    def _connection_message(self, cause: BaseException | None) -> str:
-        url = self.connection.fibery_url
-        if isinstance(cause, httpx.TimeoutException):
-            return (
-                f"Fibery at {url} did not answer within {self._timeout:g} s "
-                f"(tried {self._retries + 1} times; kb.toml timeout)"
-            )
-        if isinstance(cause, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
-            reason = str(cause).split("] ")[-1] or "the connection was closed"
-            return f"Fibery at {url} broke off its answer (after {self._retries + 1} tries): {reason}"
-        reason = (str(cause).split("] ")[-1] if cause else "") or (type(cause).__name__ if cause else "unknown error")
-        return f"cannot reach Fibery at {url}: {reason}"
+            raise FiberyError(
+                connection_message(self.connection, exc.__cause__, self._timeout, self._retries)
+            ) from None
 
     # ----------------------------------------------------------------------- schema
 
@@ -415,16 +366,8 @@ class FiberyClient:
         except (TypeError, KeyError, ValueError) as exc:
             raise FiberyError(f"Fibery sent an unusable schema: {exc}") from None
         if not database_queries(schema):
-            raise FiberyError(self._no_databases_message())
+            raise FiberyError(no_databases_message(self.connection))
         return schema
-
-    def _no_databases_message(self) -> str:
-        conn = self.connection
-        return (
-            f"space '{conn.space}' at {conn.fibery_url} has no database this token can read: check FIBERY_SPACE "
-            f"(the space's name as Fibery shows it; its endpoint is {conn.endpoint}, spaces in the name become _), "
-            f"and list the spaces at {conn.fibery_url}/api/graphql"
-        )
 
     async def _rest_schema(self, meta: FetchMeta | None = None) -> RestSchema:
         """``GET /api/schema`` for the kinds only REST knows; any failure means kinds are
@@ -499,7 +442,9 @@ class FiberyClient:
             rows = await self._page(session, plan, size + 1, offset)
             if rows is None:
                 if size <= MIN_PAGE_SIZE:
-                    raise FiberyError(self._connection_message(httpx.ReadTimeout("")))
+                    raise FiberyError(
+                        connection_message(self.connection, httpx.ReadTimeout(""), self._timeout, self._retries)
+                    )
                 size = max(MIN_PAGE_SIZE, size // 2)
                 log.warning("%s: a page timed out; asking for %d entities a page", plan.database.title, size)
                 continue
@@ -606,32 +551,14 @@ class FiberyClient:
                 progress(sync.plan.database.title, len(sync.plan.database.entities))
 
     def _merge(self, sync: Sync, cached: list[Entity]) -> None:
-        """The database now: the listed ids, each the changed version or the cached one,
-        with the volatile fields as the id listing read them."""
-        plan = sync.plan
-        assert plan is not None
-        changed = {}
-        for raw in [*sync.changed.rows, *(row for listing in sync.missing for row in listing.rows)]:
-            entity = to_entity(plan, raw)
-            changed[entity.id] = entity
+        """The database now (``sync.merge``), its counts added to the stats."""
+        merged = merge(sync, cached)
         if self.on_entities:
-            self.on_entities(plan.database, list(changed.values()))
-        previous = {e.id: e for e in cached}
-        entities, seen = plan.database.entities, set()
-        keys = volatile_keys(plan)
-        self._id_rows[plan.database.key] = [[row.get(key) for key in keys] for row in sync.ids.rows]
-        volatile = plan.volatile_selection != "id"
-        for row in sync.ids.rows:
-            entity_id = str(row["id"])
-            found = changed.get(entity_id) or previous.get(entity_id)
-            if found is not None and entity_id not in seen:
-                seen.add(entity_id)
-                entities.append(with_volatile(plan, found, row) if volatile else found)
-        # Unchanged entities are the cached objects themselves: only the others are compared.
-        sync.updated = sum(1 for e in entities if (old := previous.get(e.id)) is not e and old != e)
-        self.stats.fetched += len(changed)
-        self.stats.cached += sum(1 for e in entities if e.id not in changed)
-        self.stats.deleted += len(previous.keys() - seen)
+            self.on_entities(merged.database, merged.changed)
+        self._id_rows[merged.database.key] = merged.id_rows
+        self.stats.fetched += len(merged.changed)
+        self.stats.cached += merged.cached
+        self.stats.deleted += merged.deleted
 
     def _save_cache(
         self,
@@ -689,14 +616,3 @@ class FiberyClient:
 
 class _TimedOut(Exception):
     """A list page timed out, and its caller would rather ask for a smaller one."""
-
-
-def _server_message(exc: TransportServerError) -> str | None:
-    """The ``message`` of a JSON error body (Fibery's 500s are ``{name, message, data}``)."""
-    response = getattr(exc.__cause__, "response", None)
-    try:
-        body = response.json() if response is not None else None
-    except ValueError:
-        return None
-    message = body.get("message") if isinstance(body, dict) else None
-    return str(message)[:300] if message else None

@@ -151,3 +151,10 @@ class FetchCache:
             write_atomically(self._meta, meta.model_dump_json().encode(), dir_mode=0o700)
         except OSError as exc:
             log.warning("fetch cache not written to %s: %s", self.folder, exc.strerror or exc)
+
+
+def meta_identity(meta: FetchMeta) -> str:
+    """What a fetch cache holds, as one digest (not when it was read, nor from when to ask)."""
+    parts = [meta.fibery_url, meta.space, meta.schema_hash, meta.rest_etag, meta.entities_digest]
+    parts += [f"{key}={entry.fingerprint}" for key, entry in sorted(meta.databases.items())]
+    return "fibery\0" + hashlib.sha256(json.dumps(parts).encode()).hexdigest()

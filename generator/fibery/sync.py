@@ -18,9 +18,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..errors import FiberyError
-from ..model import Entity
+from ..model import Database, Entity
 from .fetchcache import CachedDatabase
 from .schema import DatabasePlan
+from .values import to_entity, with_volatile
 
 MAX_ROWS = 3000
 """The most rows one list asks for in a request: the largest page public clients are seen
@@ -156,3 +157,54 @@ def with_fields(document: str, fields: list[str]) -> str:
     if _INTROSPECTION_OPERATION not in document:
         raise AssertionError("graphql-core's introspection query changed shape")
     return document.replace(_INTROSPECTION_OPERATION, f"{_INTROSPECTION_OPERATION} {' '.join(fields)}", 1)
+
+
+@dataclass
+class Merged:
+    """What ``merge`` made of a database: the entities read again, how many came from the
+    cache or were deleted, and the id listing's rows projected on the volatile keys."""
+
+    database: Database
+    changed: list[Entity]
+    cached: int
+    deleted: int
+    id_rows: list[list[Any]]
+
+
+def merge(sync: Sync, cached: list[Entity]) -> Merged:
+    """The database now, into ``sync.plan.database.entities``: the listed ids, each the
+    changed version or the cached one, with the volatile fields as the id listing read them
+    (``sync.updated`` counts the entities that differ from their cached version)."""
+    plan = sync.plan
+    assert plan is not None
+    changed: dict[str, Entity] = {}
+    for raw in [*sync.changed.rows, *(row for listing in sync.missing for row in listing.rows)]:
+        entity = to_entity(plan, raw)
+        changed[entity.id] = entity
+    previous = {e.id: e for e in cached}
+    entities, seen = plan.database.entities, set()
+    keys = volatile_keys(plan)
+    volatile = plan.volatile_selection != "id"
+    for row in sync.ids.rows:
+        entity_id = str(row["id"])
+        found = changed.get(entity_id) or previous.get(entity_id)
+        if found is not None and entity_id not in seen:
+            seen.add(entity_id)
+            entities.append(with_volatile(plan, found, row) if volatile else found)
+    # Unchanged entities are the cached objects themselves: only the others are compared.
+    sync.updated = sum(1 for e in entities if (old := previous.get(e.id)) is not e and old != e)
+    return Merged(
+        database=plan.database,
+        changed=list(changed.values()),
+        cached=sum(1 for e in entities if e.id not in changed),
+        deleted=len(previous.keys() - seen),
+        id_rows=[[row.get(key) for key in keys] for row in sync.ids.rows],
+    )
+
+
+def listed_digest(sync: Sync) -> str:
+    """The digest of what a sync's listings answered (``sync.listing_digest``)."""
+    keys = sync.entry.volatile_keys
+    rows = [[row.get(key) for key in keys] for row in sync.ids.rows]
+    recent = [(str(row["id"]), row.get("modificationDate")) for row in sync.changed.rows]
+    return listing_digest(rows, recent, sync.entry.since)
