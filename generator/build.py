@@ -99,16 +99,16 @@ def build(
         recover_output(out)
         clock = Clock()
         # Nothing changed (nochange.py): decided before any work that grows with N.
-        stamp = nochange.fingerprint(source, config, root) if cache and renderers is None else None
+        stamped = cache is not None and renderers is None
+        stamp = nochange.fingerprint(source, config, root) if stamped else None
         clock.lap("fetch")
         if cache and stamp and (same := nochange.unchanged(cache, out, stamp, source.stats)):
             clock.lap("check")
             same.durations = dict(clock.durations)
             return same
         loaded = source.load()
-        # Taken at once (a live source's is what it just fetched): the stamp this build records.
-        after = nochange.fingerprint(source, config, root) if cache and renderers is None else None
-        stamp = stamp or after
+        if stamped and stamp is None:  # a live source's, of what it just fetched: the stamp to record
+            stamp = nochange.fingerprint(source, config, root)
         context = BuildContext(
             config=config,
             root=root,
@@ -265,7 +265,7 @@ def _check_links(writer: SiteWriter, config: SiteConfig, cache: BuildCache | Non
         raise RenderError(f"the built site has {len(problems)} broken links or anchors (strict mode)")
     if len(problems) > 20:
         log.warning("gen check: %d more problems", len(problems) - 20)
-    if facts_file:
+    if facts_file and (report.read or not facts_file.exists()):  # else the saved facts cover every page
         try:
             write_atomically(facts_file, facts.dump(digests.values()), dir_mode=0o700)
         except OSError as exc:
