@@ -72,10 +72,12 @@ Choices where FIBERY_API.md is UNCERTAIN (documented so tests do not over-fit):
   A body whose ``Content-Type`` is not JSON is ignored (like express' body-parser) -> 400.
 * No ``Retry-After`` on 429 unless ``retry_after`` is given. Every authenticated ``/api/*``
   request counts towards the per-token limit (GraphQL, schema, files, HTML pages), over a
-  sliding second. When a request counts is ``count_from``: ``"arrival"`` (default: as it
-  reaches the server, before ``latency`` and faults; ``arrival_jitter`` first delays each
-  arrival by up to that many seconds, as a network would) or ``"handling"`` (after latency
-  and faults, i.e. late for slow answers: stricter than anything FIBERY_API.md documents).
+  sliding second. When a request counts is ``count_from``: ``"arrival"`` (default: when its
+  first byte reached the server, by the kernel's receive time stamp on Linux, so that a
+  handler thread kept waiting by another's work does not move it; before ``latency`` and
+  faults; ``arrival_jitter`` delays each arrival by up to that many seconds, as a network
+  would) or ``"handling"`` (after latency and faults, i.e. late for slow answers: stricter
+  than anything FIBERY_API.md documents).
   ``latency_jitter`` adds up to that many seconds to each answer's ``latency``.
 * Root ``find…`` default to 100 rows; no maximum unless ``max_limit`` (an error above it) or
   ``root_cap`` (a silent cap, the dangerous case). Nested collections (every to-many field:
@@ -114,11 +116,14 @@ import os
 import random
 import re
 import socket
+import struct
+import sys
 import threading
 import time
 import unicodedata
 import uuid
-from collections import Counter, deque
+from bisect import bisect_left, insort
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -1665,6 +1670,9 @@ class FaultContext:
     fake: FakeFibery
     admitted: bool | None = None
     """The rate limiter's verdict, once taken (``count_from="arrival"``)."""
+    arrived: float | None = None
+    """When the request's first byte reached the server's kernel (``time.monotonic()``
+    scale), for requests that came over a socket: the moment it "starts" for the rate limit."""
 
     @property
     def is_graphql(self) -> bool:
@@ -1784,26 +1792,55 @@ class Stats:
 
 
 class _RateLimiter:
-    """Sliding one-second windows of accepted requests, per key."""
+    """Sliding one-second windows of accepted requests, per key.
+
+    A request is refused when some one-second window holding its arrival would then hold
+    more than ``per_second`` requests. Arrivals are taken as they are given, not in the order
+    the handler threads get to them: a thread held up by another's work must not make its
+    request look later (or earlier) than it reached the server."""
 
     def __init__(self, per_second: float | None) -> None:
         self.per_second = per_second
         self._lock = threading.Lock()
-        self._hits: dict[str, deque[float]] = {}
+        self._hits: dict[str, list[float]] = {}
 
-    def allow(self, key: str) -> bool:
-        """Record and allow a request for ``key``, or refuse it (not recorded)."""
+    def allow(self, key: str, at: float | None = None) -> bool:
+        """Record and allow a request for ``key`` that arrived ``at`` (default: now), or
+        refuse it (not recorded)."""
         if self.per_second is None:
             return True
-        now = time.monotonic()
+        at = time.monotonic() if at is None else at
         with self._lock:
-            hits = self._hits.setdefault(key, deque())
-            while hits and now - hits[0] >= 1.0:
-                hits.popleft()
-            if len(hits) + 1 > self.per_second:
+            hits = self._hits.setdefault(key, [])
+            del hits[: bisect_left(hits, at - 2.0)]  # no window holding a new arrival reaches them
+            starts = [at, *hits[bisect_left(hits, at - 1.0) : bisect_left(hits, at)]]
+            if any(
+                bisect_left(hits, start + 1.0) - bisect_left(hits, start) + 1 > self.per_second
+                for start in starts
+                if start > at - 1.0
+            ):
                 return False
-            hits.append(now)
+            insort(hits, at)
             return True
+
+
+def _kernel_arrival(connection: socket.socket) -> float | None:
+    """When the next request's first byte reached this host, from the kernel's receive
+    time stamp (``SO_TIMESTAMPNS``), on the ``time.monotonic()`` scale (now, where there is
+    no stamp); None when the peer closed the connection. Waits for that byte."""
+    try:
+        first, ancillary, _, _ = connection.recvmsg(1, socket.CMSG_SPACE(16), socket.MSG_PEEK)
+    except OSError:
+        return None
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS and len(data) >= 16:
+            seconds, nanoseconds = struct.unpack("qq", data[:16])
+            return time.monotonic() - (time.time() - (seconds + nanoseconds / 1e9))
+    return time.monotonic() if first else None
+
+
+_SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+"""Linux's option (and control message) number for receive time stamps in nanoseconds."""
 
 
 def _bearer(headers: dict[str, str]) -> str | None:
@@ -1846,6 +1883,14 @@ class _Server(ThreadingHTTPServer):
         self.fake = fake
         super().__init__(address, _Handler)
 
+    def server_bind(self) -> None:
+        """Bind, asking for receive time stamps on the connections it will accept (they
+        inherit the option, so even a request sent with the connection is stamped)."""
+        if sys.platform == "linux":
+            with contextlib.suppress(OSError):
+                self.socket.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
+        super().server_bind()
+
 
 class _Handler(BaseHTTPRequestHandler):
     """Reads one request, lets the fake answer it, writes the response."""
@@ -1855,9 +1900,20 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True  # headers and body go out in separate writes
     server: _Server
 
+    rbufsize = 0
+    """Unbuffered reads: a request's bytes stay in the kernel until they are read, so the next
+    request's arrival stamp (``_kernel_arrival``) is its own, never one read ahead with the last."""
+    arrived: float | None = None
+
     def setup(self) -> None:
         super().setup()
         self.server.fake._track(self.connection, True)
+
+    def handle_one_request(self) -> None:
+        """Stamp the request's arrival before Python reads it: how late a busy handler thread
+        gets to it must not count."""
+        self.arrived = _kernel_arrival(self.connection)
+        super().handle_one_request()
 
     def finish(self) -> None:
         try:
@@ -1882,14 +1938,24 @@ class _Handler(BaseHTTPRequestHandler):
                 if size == 0:
                     self.rfile.readline()
                     return b"".join(chunks)
-                chunks.append(self.rfile.read(size))
+                chunks.append(self._read_exactly(size))
                 self.rfile.readline()
         length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length > 0 else b""
+        return self._read_exactly(length) if length > 0 else b""
+
+    def _read_exactly(self, size: int) -> bytes:
+        """``size`` bytes, or fewer if the peer closed first (``rfile`` is unbuffered, and an
+        unbuffered read returns what one ``recv`` gave)."""
+        parts, left = [], size
+        while left > 0 and (part := self.rfile.read(left)):
+            parts.append(part)
+            left -= len(part)
+        return b"".join(parts)
 
     def _serve(self) -> None:
         fake = self.server.fake
         ctx = fake._context(self.command, self.path, dict(self.headers.items()), self._read_body())
+        ctx.arrived = self.arrived
         resp = fake._respond(ctx)
         if isinstance(resp, _Hang):
             fake._log(ctx, None)
@@ -2200,11 +2266,14 @@ class FakeFibery:
     def _respond(self, ctx: FaultContext) -> Response | _Hang:
         """The rate limit's count (``count_from="arrival"``), latency, faults, normal handling."""
         if self.count_from == "arrival":
+            arrived = ctx.arrived if ctx.arrived is not None else time.monotonic()
             if self.arrival_jitter:
-                self._stopping.wait(random.uniform(0.0, self.arrival_jitter))
+                jitter = random.uniform(0.0, self.arrival_jitter)
+                self._stopping.wait(jitter)
+                arrived += jitter
             token = _bearer(ctx.headers)
             if token in self.tokens and (ctx.path == "/api" or ctx.path.startswith("/api/")):
-                ctx.admitted = self._limiter.allow(token)  # type: ignore[arg-type]
+                ctx.admitted = self._limiter.allow(token, arrived)  # type: ignore[arg-type]
         latency = self.latency + (random.uniform(0.0, self.latency_jitter) if self.latency_jitter else 0.0)
         if latency:
             self._stopping.wait(latency)

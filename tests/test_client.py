@@ -226,6 +226,19 @@ def test_429_is_retried_honouring_retry_after(fibery) -> None:
     client.fetch_workspace()
     assert time.monotonic() - started >= 0.2
     assert client.stats.retries == 1 and client.stats.statuses[429] == 1
+    limiter = client._polite._limiter
+    assert limiter.window == pytest.approx(RateLimiter.WINDOW * 1.1)  # one 429: wider from now on
+    assert limiter.interval == pytest.approx(1.1 / 100)
+
+
+def test_the_rate_limiter_widens_its_window_after_a_429_up_to_a_limit() -> None:
+    limiter = RateLimiter(3.0)
+    limiter.slow_down()
+    assert (limiter.window, limiter.interval) == (pytest.approx(1.166), pytest.approx(1.1 / 3))
+    for _ in range(20):
+        limiter.slow_down()
+    assert limiter.window == RateLimiter.WIDEST
+    assert limiter.interval == pytest.approx(RateLimiter.WIDEST / RateLimiter.WINDOW / 3)
 
 
 def test_persistent_429_fails_after_the_retries() -> None:

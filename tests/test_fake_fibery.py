@@ -501,6 +501,39 @@ def test_rate_limit_counts_from_arrival_or_from_handling(client):
         FakeFibery(SNAPSHOT, count_from="answer")
 
 
+def test_rate_limit_windows_hold_arrivals_taken_out_of_order():
+    """Handler threads reach the limiter in any order; the windows are of arrivals."""
+    limiter = ff._RateLimiter(3.0)
+    assert all(limiter.allow("k", at) for at in (10.0, 10.5, 10.9))
+    assert not limiter.allow("k", 10.2)  # taken last, arrived second: [10.0, 11.0) would hold 4
+    assert not limiter.allow("k", 10.95)
+    assert limiter.allow("k", 11.05)  # [10.5, 11.5) holds 10.5, 10.9 and it
+    assert limiter.allow("other", 10.2)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="kernel receive time stamps (SO_TIMESTAMPNS)")
+def test_a_request_counts_from_when_its_first_byte_arrives():
+    """A request that trickles in counts from its first byte, as a server that counts
+    starts would count it, not from when the fake's thread has read it all."""
+    import socket
+
+    seen: list[tuple[float | None, float]] = []
+    with FakeFibery(SNAPSHOT) as f:
+        f.faults.append(lambda ctx: seen.append((ctx.arrived, time.monotonic())) and None)
+        body = json.dumps({"query": "{me{email}}"}).encode()
+        head = (f"POST {f.space_path} HTTP/1.1\r\nHost: x\r\nAuthorization: Token {TOKEN}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+                "Connection: close\r\n\r\n")  # fmt: skip
+        with socket.create_connection((f.host, f.port)) as sock:
+            began = time.monotonic()
+            sock.sendall(head.encode()[:5])
+            time.sleep(0.3)
+            sock.sendall(head.encode()[5:] + body)
+            assert sock.recv(12).startswith(b"HTTP/1.1 200")
+    ((arrived, handled),) = seen
+    assert arrived is not None and abs(arrived - began) < 0.05 and handled - began >= 0.3
+
+
 # -- REST schema and files --------------------------------------------------------------
 
 

@@ -44,23 +44,29 @@ size) rather than the same request again: the transport then does not retry time
 
 class RateLimiter:
     """Keep every request start at least ``1/rate`` seconds after the previous one, and at
-    most ``floor(rate)`` starts inside any ``WINDOW`` (1.06 s): a server that allows ``rate``
+    most ``floor(rate)`` starts inside any ``window`` (1.06 s): a server that allows ``rate``
     requests per second, counted from when each arrives, never sees one too many, even when
     a request reaches it up to 60 ms later than another (network and scheduling jitter).
     When an answer comes does not matter; at most ``concurrency`` requests are in flight.
 
-    A start is when the request's headers go out (``sent``, from httpcore's trace), not
-    when ``acquire`` let it go: a request held back in the client (a busy event loop, a
-    connection being opened) does not shorten the gap the server sees before the next.
-    ``acquire`` waits for the next start and returns a slot number; ``release`` it when the
-    answer (or the failure) is in, which frees room for another concurrent request."""
+    A start is when the whole request has gone out (``sent``, from httpcore's trace: its
+    headers, then its body), not when ``acquire`` let it go: a request held back in the
+    client (a busy event loop, a connection being opened) does not shorten the gap the server
+    sees before the next. ``acquire`` waits for the next start and returns a slot number;
+    ``release`` it when the answer (or the failure) is in, which frees room for another
+    concurrent request. A 429 all the same (a server that counts differently, or more
+    jitter than the margin) widens the window for the rest of the build: ``slow_down``."""
 
     WINDOW = 1.06
     """Seconds in which at most ``floor(rate)`` requests start: 1 s plus a 6 % margin."""
+    WIDEST = 1.5
+    """The widest ``slow_down`` makes the window: a server still answering 429 then is
+    refusing for other reasons, which retries with backoff handle."""
 
     def __init__(self, rate: float, *, concurrency: int | None = None) -> None:
         self.per_window = max(1, math.floor(rate))
         self.interval = 1.0 / rate
+        self.window = self.WINDOW
         self.concurrency = concurrency or 2 * self.per_window
         self._starts: dict[int, float] = {}
         """Slot → when its request started (taken when it is let go, moved to when its
@@ -76,9 +82,9 @@ class RateLimiter:
         if not starts:
             return 0.0
         delay = starts[-1] + self.interval - now
-        recent = [t for t in starts if t > now - self.WINDOW]
+        recent = [t for t in starts if t > now - self.window]
         if len(recent) >= self.per_window:
-            delay = max(delay, recent[-self.per_window] + self.WINDOW - now)
+            delay = max(delay, recent[-self.per_window] + self.window - now)
         return delay
 
     async def acquire(self) -> int:
@@ -103,6 +109,16 @@ class RateLimiter:
         or the event loop was busy): count it from now."""
         if slot in self._starts:
             self._starts[slot] = max(self._starts[slot], time.monotonic())
+
+    def slow_down(self) -> None:
+        """The server refused a request as one too many: widen the window by a tenth (up to
+        ``WIDEST``) and the spacing with it, so that it does not happen again."""
+        widened = min(self.WIDEST, self.window * 1.1)
+        if widened > self.window:
+            self.interval *= widened / self.window
+            self.window = widened
+            message = "Fibery answered 429: at most %d requests start in any %.2f s from now on"
+            log.info(message, self.per_window, widened)
 
     def release(self, slot: int) -> None:
         """The request of ``slot`` was answered (or failed)."""
@@ -203,7 +219,7 @@ class PoliteTransport(httpx.AsyncBaseTransport):
         traced = request.extensions.get("trace")
 
         async def trace(event: str, info: dict[str, Any]) -> None:
-            if event.endswith("send_request_headers.started"):  # http11. / http2.
+            if event.endswith(("send_request_headers.started", "send_request_body.complete")):  # http11. / http2.
                 self._limiter.sent(slot)
             if traced is not None:
                 await traced(event, info)
@@ -236,6 +252,8 @@ class PoliteTransport(httpx.AsyncBaseTransport):
             else:
                 assert response is not None
                 self._stats.record(response.status_code)
+                if response.status_code == 429:
+                    self._limiter.slow_down()
                 if response.status_code not in RETRY_STATUSES or attempt >= self._retries:
                     return response
                 await response.aclose()
