@@ -25,7 +25,7 @@ from .config import SiteConfig, load_site_config
 from .errors import ConfigError, GenError
 from .logs import SECRETS, redact, setup_logging
 from .model import Database
-from .publish import apply_publish_rules, describe_publication, select_databases
+from .publish import apply_publish_rules, describe_publication, published_files, select_databases
 from .sources import BUILTIN_SOURCES, Source, as_source, write_snapshot
 from .summary import write_job_summary
 from .text import RichText
@@ -117,12 +117,13 @@ def make_source(
     rich_text_formats: tuple[str, ...] | None = None,
     rich_text: RichText | None = None,
     select: Callable[[list[Database]], list[Database]] | None = None,
+    files_of: Callable[[Database, str], list[str]] | None = None,
 ) -> Source:
     """Pick the workspace source the options ask for: ``--demo``, ``--snapshot``, else
     kb.toml's ``source`` (``fibery`` by default, or a ``fibery_kb.sources`` plugin). A live
     one reads through ``cache`` the entities of the databases ``select`` keeps (by default
-    those the publish rules publish), and prepares rich text as it arrives with
-    ``rich_text`` (the build's)."""
+    those the publish rules publish), prepares rich text as it arrives with ``rich_text``
+    (the build's) and, given ``files_of``, downloads a database's files once it is read."""
     if demo and snapshot:
         raise ConfigError("--demo and --snapshot cannot be used together")
     name = "demo" if demo else "snapshot" if snapshot else config.source
@@ -132,6 +133,7 @@ def make_source(
         "cache": cache,
         "rich_text": rich_text,
         "select": select or (lambda databases: select_databases(databases, config)),
+        "files_of": files_of,
     }
     given = {
         "fibery_url": fibery_url,
@@ -244,7 +246,11 @@ def build_command(
     with progress_display(show_progress) as (fetched, written):
         rich_text = RichText()  # one per build: the source prepares rich text with it as it arrives
         # A dry run has no cache (it writes nothing, not even the download cache).
-        source = make_source(config, progress=fetched, cache=cache, rich_text=rich_text, **source_args)
+        # The files the publish rules publish are downloaded while the rest of the space is read.
+        files_of = functools.partial(published_files, config)
+        source = make_source(
+            config, progress=fetched, cache=cache, rich_text=rich_text, files_of=files_of, **source_args
+        )
         if dry_run:
             workspace = source.load()
             published = apply_publish_rules(workspace, config)

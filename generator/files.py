@@ -24,15 +24,20 @@ import mimetypes
 import os
 import re
 import tempfile
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .config import DEFAULT_FILE_TYPES, DEFAULT_MAX_FILE_SIZE, SiteConfig
 from .logs import add_file_secret
 
-if TYPE_CHECKING:  # httpx is loaded by the client that downloads, not by a snapshot build
+if TYPE_CHECKING:  # httpx and asyncio are loaded by the client that downloads, not by a snapshot build
+    import asyncio
+
     import httpx
+
+    from .model import Database
 
 log = logging.getLogger(__name__)
 
@@ -368,3 +373,42 @@ async def download_files(
 def _over_limit(policy: FilePolicy, size: int | None = None) -> str:
     what = format_size(size) if size is not None else "it"
     return f"{what} is over the {format_size(policy.max_size)} limit (kb.toml max_file_size)"
+
+
+class EarlyDownloads:
+    """Downloads started while a space is still being read: the published files of each
+    database read in full, as soon as it is complete (``FiberyClient.fetch_workspace``). Their
+    requests fill the rate limit's slots that slow answers leave idle, instead of queueing
+    after the read."""
+
+    def __init__(
+        self,
+        files_of: Callable[[Database], list[str]],
+        download: Callable[[list[str]], Coroutine[Any, Any, dict[str, str]]],
+    ) -> None:
+        self._files_of = files_of
+        self._download = download
+        self._tasks: list[asyncio.Task[dict[str, str]]] = []
+        self.tried: set[str] = set()
+        """Every secret asked for, downloaded or not (a failure is warned about once)."""
+
+    def start(self, database: Database) -> None:
+        secrets = [s for s in self._files_of(database) if s not in self.tried]
+        if secrets:
+            import asyncio
+
+            self.tried.update(secrets)
+            self._tasks.append(asyncio.create_task(self._download(secrets)))
+
+    async def results(self) -> dict[str, str]:
+        """Secret → base64 of every file downloaded (a failed one is left out)."""
+        import asyncio
+
+        files: dict[str, str] = {}
+        for part in await asyncio.gather(*self._tasks):
+            files.update(part)
+        return files
+
+    def cancel(self) -> None:
+        for task in self._tasks:
+            task.cancel()

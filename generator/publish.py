@@ -178,7 +178,7 @@ def _published_database(db: Database, config: SiteConfig) -> Database:
     """A copy of ``db`` with only the entities ``publish_when`` admits and no hidden field."""
     conditions = _conditions(db, config)
     _warn_unused_values(db, conditions)
-    entities = [e for e in db.entities if all(c.admits(e) for c in conditions)]
+    entities = _admitted(db, conditions)
     hidden = _hidden_keys(db, config)
     if hidden:
         entities = [
@@ -186,6 +186,23 @@ def _published_database(db: Database, config: SiteConfig) -> Database:
         ]
     fields = [f for f in db.fields if f.key not in hidden]
     return db.model_copy(update={"fields": fields, "entities": entities})
+
+
+def _admitted(db: Database, conditions: list[_Condition]) -> list[Entity]:
+    return [e for e in db.entities if all(c.admits(e) for c in conditions)]
+
+
+def published_files(config: SiteConfig, db: Database, fibery_url: str) -> list[str]:
+    """The file secrets of ``db`` that ``apply_publish_rules`` keeps: those its published
+    entities reference in fields that are not hidden. A live source downloads them while
+    it reads the other databases; the rules are per database, so this is exactly what the
+    published workspace will reference of ``db``. Warns of nothing (the rules do that once)."""
+    if not is_selected(db, config):
+        return []
+    hidden = _hidden_keys(db, config)
+    fields = [f for f in db.fields if f.key not in hidden]
+    visible = db.model_copy(update={"fields": fields, "entities": _admitted(db, _conditions(db, config))})
+    return model.referenced_files([visible], fibery_url)
 
 
 def apply_publish_rules(workspace: Workspace, config: SiteConfig) -> Workspace:

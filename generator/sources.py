@@ -29,7 +29,7 @@ from .model import SNAPSHOT_VERSION, Workspace
 
 if TYPE_CHECKING:
     from .cache import BuildCache
-    from .fibery import FiberyClient, ProgressCallback, Selector
+    from .fibery import FiberyClient, FilesOf, ProgressCallback, Selector
     from .text import RichText
 
 DEMO_SNAPSHOT = "demo/workspace.json"
@@ -107,11 +107,14 @@ class FiberySource:
         *,
         select: Selector = lambda dbs: dbs,
         progress: ProgressCallback | None = None,
+        files_of: FilesOf | None = None,
     ) -> None:
         self.client = client
         self.stats = client.stats
         self._select = select
         self._progress = progress
+        self._files_of = files_of
+        """The publish rules' files of a database: downloaded while the rest is read."""
 
     @classmethod
     def from_config(
@@ -148,8 +151,9 @@ class FiberySource:
         return cls(client, **kwargs)
 
     def load(self) -> Workspace:
-        """Read the space (no file is downloaded: that is ``files``)."""
-        return self.client.fetch_workspace(select=self._select, progress=self._progress)
+        """Read the space. Its files are ``files``' to hand over, but with ``files_of`` those
+        of each database read in full are downloaded as soon as it is complete."""
+        return self.client.fetch_workspace(select=self._select, progress=self._progress, files_of=self._files_of)
 
     def files(self, secrets: Iterable[str]) -> dict[str, str]:
         """Download the files of ``secrets`` within kb.toml's file policy, through the
@@ -236,8 +240,10 @@ def write_snapshot(workspace: Workspace, path: Path) -> None:
 # (pyproject.toml), exactly like a plugin's. ``options`` are kb.toml's ``[plugins.<name>]``
 # merged with the command-line values (``fibery_url``, ``space``, ``token_file``, ``path``,
 # ``progress``, ``cache``, ``rich_text``: the build's ``text.RichText``, which a live source
-# warms as entities arrive, and ``select``: the publish rules' choice of databases, which the
-# command hands in so that a live source fetches the entities of published databases only).
+# warms as entities arrive, ``select``: the publish rules' choice of databases, which the
+# command hands in so that a live source fetches the entities of published databases only,
+# and ``files_of``: the publish rules' files of a database, which ``gen build`` hands in so that
+# a live source downloads them while it reads the rest).
 
 
 def fibery_source(config: SiteConfig, options: Mapping[str, Any]) -> FiberySource:
@@ -258,6 +264,7 @@ def fibery_source(config: SiteConfig, options: Mapping[str, Any]) -> FiberySourc
         rich_text=options.get("rich_text"),
         select=options.get("select") or (lambda dbs: dbs),
         progress=options.get("progress"),
+        files_of=options.get("files_of"),
     )
 
 

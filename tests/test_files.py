@@ -177,6 +177,27 @@ def test_only_published_files_are_downloaded(tmp_path: Path) -> None:
     assert 0 < len(asked) < len(DEMO["files"])  # the attachments' files were left alone
 
 
+def test_files_are_downloaded_while_the_rest_of_the_space_is_read(tmp_path: Path) -> None:
+    """Once the guides are read, their published files download while a slow database is
+    still being read: the downloads fill the rate limit's idle slots. Each is asked once."""
+    (tmp_path / "kb.toml").write_text("search = false\n")
+    with ff.FakeFibery(DEMO, token=TOKEN, rate_limit=None) as server:
+        server.update_snapshot(snapshot_at(server.url))
+
+        def slow_equipment(ctx: ff.FaultContext) -> None:
+            if ctx.is_graphql and (ctx.operation or "").endswith("Equipment"):
+                ctx.fake._stopping.wait(2.5)
+
+        server.faults.append(slow_equipment)
+        result = run_gen("build", cwd=tmp_path, **gen_env(server))
+        assert result.returncode == 0, result.stderr
+        log = server.stats.log
+    equipment = [e.time for e in log if (e.operation or "").endswith("Equipment")]
+    downloads = [e for e in log if e.path.startswith("/api/files/")]
+    assert len(downloads) == len({e.path for e in downloads}) == len(DEMO["files"])
+    assert equipment and min(e.time for e in downloads) < max(equipment)
+
+
 # --------------------------------------------------------------------------- placeholders and strict
 
 

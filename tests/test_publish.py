@@ -18,7 +18,7 @@ from generator.build import build
 from generator.config import SiteConfig
 from generator.errors import ConfigError
 from generator.model import Workspace, referenced_files
-from generator.publish import apply_publish_rules, select_databases
+from generator.publish import apply_publish_rules, published_files, select_databases
 
 from . import fake_fibery as ff
 from .conftest import ROOT, make_config
@@ -91,6 +91,23 @@ def test_files_only_unpublished_content_used_are_not_published(tmp_path: Path, d
     )
     hidden = {base64.b64decode(data) for secret, data in demo.files.items() if secret not in published.files}
     assert hidden and not hidden & assets  # not served by the site
+
+
+@pytest.mark.parametrize(
+    "rules",
+    [
+        {},
+        {"hide_fields": {"Guides": ["Attachments"]}},
+        {"hide_fields": {"*": ["Body", "Description"]}},
+        {"publish_when": {"Guides": {"State": ["Draft", "In Review"]}}, "exclude_databases": ["Equipment"]},
+    ],
+)
+def test_a_databases_published_files_are_those_the_published_workspace_references(demo: Workspace, rules: dict) -> None:
+    """What a live source downloads of each database while it reads the rest (per database,
+    before the rules run on the whole space) is exactly what the rules publish."""
+    config = make_config(**rules)
+    early = [s for db in demo.databases for s in published_files(config, db, demo.fibery_url)]
+    assert early == apply_publish_rules(demo, config).referenced_files()
 
 
 def test_rules_on_an_excluded_database_are_still_checked_but_harmless(demo: Workspace) -> None:

@@ -23,13 +23,14 @@ from typing import TYPE_CHECKING, Any
 from .stats import PAGE_FORMATS, RequestStats
 
 if TYPE_CHECKING:
-    from .client import EntitiesCallback, FiberyClient, ProgressCallback, Selector
+    from .client import EntitiesCallback, FiberyClient, FilesOf, ProgressCallback, Selector
     from .fetchcache import FetchCache
     from .transport import RateLimiter, retry_delay
 
 _LAZY = {
     "EntitiesCallback": "client",
     "FiberyClient": "client",
+    "FilesOf": "client",
     "ProgressCallback": "client",
     "Selector": "client",
     "FetchCache": "fetchcache",
@@ -54,6 +55,7 @@ __all__ = [
     "EntitiesCallback",
     "FetchCache",
     "FiberyClient",
+    "FilesOf",
     "ProgressCallback",
     "RateLimiter",
     "RequestStats",

@@ -19,12 +19,13 @@ paging that survives silent caps and slow pages, and error translation into one 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
 import math
 import time
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -41,7 +42,7 @@ from graphql import GraphQLSchema, build_client_schema, get_introspection_query
 
 from ..config import Connection, SiteConfig
 from ..errors import FiberyError
-from ..files import FilePolicy, download_files
+from ..files import EarlyDownloads, FilePolicy, download_files
 from ..model import Database, Entity, Workspace
 from .fetchcache import CachedDatabase, FetchCache, FetchMeta, meta_identity
 from .messages import (
@@ -80,6 +81,9 @@ Selector = Callable[[list[Database]], list[Database]]
 """Chooses, from the databases discovered, those to fetch."""
 EntitiesCallback = Callable[[Database, list[Entity]], None]
 """Called with a database and the entities of it that just arrived."""
+FilesOf = Callable[[Database, str], list[str]]
+"""The file secrets of a complete database (of the workspace at the URL given) that may be
+downloaded: its published ones (``publish.published_files``)."""
 
 MIN_PAGE_SIZE = 10
 """The smallest page a timed-out list query is shrunk to before the fetch gives up."""
@@ -139,6 +143,9 @@ class FiberyClient:
         self._saved: FetchMeta | None = None
         self._id_rows: dict[str, list[list[Any]]] = {}
         """Per database fetched: its rows projected on ``volatile_keys``, as an id listing answers."""
+        self._early_files: dict[str, str] = {}
+        self._early_tried: set[str] = set()
+        """What the last read downloaded (``files_of``), and every secret it asked for."""
         self._polite = PoliteTransport(
             transport or httpx.AsyncHTTPTransport(),
             limiter=RateLimiter(requests_per_second),
@@ -167,26 +174,37 @@ class FiberyClient:
         return {"Authorization": f"Token {self.connection.token.get_secret_value()}"}
 
     def fetch_workspace(
-        self, *, select: Selector = lambda dbs: dbs, progress: ProgressCallback | None = None
+        self,
+        *,
+        select: Selector = lambda dbs: dbs,
+        progress: ProgressCallback | None = None,
+        files_of: FilesOf | None = None,
     ) -> Workspace:
         """Fetch every entity of the databases ``select`` keeps (given all discovered ones,
         with their fields, before any entity is fetched: excluded databases cost nothing and
-        are returned without entities)."""
+        are returned without entities). With ``files_of`` (the publish rules' choice), the
+        files of each database read in full are downloaded as soon as it is complete, for
+        ``download_files`` to hand over."""
         self._saved = None
+        self._early_files, self._early_tried = {}, set()
         if self._prefetched is None:  # else the deadline started with ``fingerprint``'s requests
             self._read_until = time.monotonic() + self._deadline
-        return asyncio.run(self._within_deadline(self._fetch_workspace(select, progress), "reading the space"))
+        work = self._fetch_workspace(select, progress, files_of)
+        return asyncio.run(self._within_deadline(work, "reading the space"))
 
     def download_files(self, secrets: Iterable[str]) -> dict[str, str]:
         """Download the files of ``secrets`` (secret → base64; a failed or refused one is left
         out with a warning), within what is left of the read's deadline. Called after the
-        publish rules, with the secrets of published content only."""
+        publish rules, with the secrets of published content only; those the read downloaded
+        already (``files_of``) are not asked for again."""
         wanted = list(dict.fromkeys(secrets))
-        if not wanted:
-            return {}
+        files = {s: self._early_files[s] for s in wanted if s in self._early_files}
+        rest = [s for s in wanted if s not in self._early_tried]
+        if not rest:
+            return files
         if self._read_until is None:
             self._read_until = time.monotonic() + self._deadline
-        return asyncio.run(self._within_deadline(self._download_files(wanted), "downloading the files"))
+        return files | asyncio.run(self._within_deadline(self._download_files(rest), "downloading the files"))
 
     async def _within_deadline(self, work: Coroutine[Any, Any, T], what: str) -> T:
         left = (self._read_until or math.inf) - time.monotonic()
@@ -262,7 +280,9 @@ class FiberyClient:
         self.stats.cached += sum(len(syncs[key].ids.rows) for key in meta.listing_digests)
         return meta_identity(meta)
 
-    async def _fetch_workspace(self, select: Selector, progress: ProgressCallback | None) -> Workspace:
+    async def _fetch_workspace(
+        self, select: Selector, progress: ProgressCallback | None, files_of: FilesOf | None
+    ) -> Workspace:
         transport = self._graphql_transport()
         pre, self._prefetched = self._prefetched, None
         meta, syncs = (pre.meta, pre.syncs) if pre else self._load_syncs()
@@ -284,11 +304,24 @@ class FiberyClient:
             cached = (await loading if loading else None) or {}
             syncs = self._usable(syncs, fetched, cached)
             full = [p for p in fetched if p.database.key not in syncs]
-            *ends, _ = await asyncio.gather(
-                *(self._fetch_all(session, plan, progress) for plan in full),
-                self._catch_up(session, list(syncs.values()), cached, progress),
-            )
-            await self._confirm_ends(session, list(zip(full, ends, strict=True)), progress)
+            async with self._early_downloads(files_of if full else None) as early:
+
+                async def read_in_full(plan: DatabasePlan) -> int | None:
+                    end = await self._fetch_all(session, plan, progress)
+                    if early and end is None:  # complete (a round last page is confirmed below)
+                        early.start(plan.database)
+                    return end
+
+                *ends, _ = await asyncio.gather(
+                    *(read_in_full(plan) for plan in full),
+                    self._catch_up(session, list(syncs.values()), cached, progress),
+                )
+                await self._confirm_ends(session, list(zip(full, ends, strict=True)), progress)
+                if early:
+                    for plan, end in zip(full, ends, strict=True):
+                        if end is not None:
+                            early.start(plan.database)
+                    self._early_files, self._early_tried = await early.results(), early.tried
             complete_lists(fetched)
             for plan in plans:
                 infer_text_kinds(plan)
@@ -388,6 +421,27 @@ class FiberyClient:
         except (httpx.HTTPError, ValueError) as exc:
             log.debug("GET /api/schema failed (%s); kinds are inferred from values", type(exc).__name__)
         return RestSchema()
+
+    @contextlib.asynccontextmanager
+    async def _early_downloads(self, files_of: FilesOf | None) -> AsyncIterator[EarlyDownloads | None]:
+        """Downloads started during the read, on a client of its event loop (``Unclosed``:
+        the read's own session closes the shared transport when it ends)."""
+        if files_of is None:
+            yield None
+            return
+        async with httpx.AsyncClient(
+            transport=Unclosed(self._polite), timeout=self._timeout, follow_redirects=True
+        ) as http:
+            headers, base = self._headers(), self.connection.fibery_url
+
+            async def download(secrets: list[str]) -> dict[str, str]:
+                return await download_files(http, base, headers, secrets, self._file_policy)
+
+            early = EarlyDownloads(lambda database: files_of(database, base), download)
+            try:
+                yield early
+            finally:
+                early.cancel()  # nothing left to cancel once ``results`` was awaited
 
     async def _download_files(self, secrets: list[str]) -> dict[str, str]:
         """Download each referenced file once (they need the token, so a public site must
