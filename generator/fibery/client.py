@@ -308,7 +308,7 @@ class FiberyClient:
 
                 async def read_in_full(plan: DatabasePlan) -> int | None:
                     end = await self._fetch_all(session, plan, progress)
-                    if early and end is None:  # complete (a round last page is confirmed below)
+                    if early:  # a round last page may hide more entities, confirmed below: not fewer
                         early.start(plan.database)
                     return end
 
@@ -319,7 +319,7 @@ class FiberyClient:
                 await self._confirm_ends(session, list(zip(full, ends, strict=True)), progress)
                 if early:
                     for plan, end in zip(full, ends, strict=True):
-                        if end is not None:
+                        if end is not None:  # the files of entities the confirmation added
                             early.start(plan.database)
                     self._early_files, self._early_tried = await early.results(), early.tried
             complete_lists(fetched)
