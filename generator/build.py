@@ -36,7 +36,7 @@ from .naming import display_name
 from .publish import apply_publish_rules
 from .report import BuildReport, Clock
 from .site.fields import FieldRenderers
-from .site.keys import entity_digests, entity_keys, global_key, site_key
+from .site.keys import entity_digests, entity_keys, global_key, site_key, text_links
 from .site.state import RenderState, links_file, load_render_state, save_render_state
 from .site.status import STATUS_PAGE, status_page
 from .site.writer import SITE_MARKER, OutputLock, SiteWriter, check_output, recover_output
@@ -192,7 +192,9 @@ def _build(context: BuildContext, workspace: Workspace, source: Source, clock: C
 
     plan = plan_site(workspace, config, content_dir=context.content_dir, extra_pages=extra, rich_text=context.rich_text)
     renderer = SiteRenderer(plan, make_environment(context.template_dirs), context.template_dirs, context.renderers)
-    keys = entity_keys(plan, base, digests) if cache else {}
+    known = previous.text_links if previous and previous.global_key == base else None
+    texts = text_links(plan, digests, known) if cache else {}
+    keys = entity_keys(plan, base, digests, texts) if cache else {}
     clock.lap("plan")
     with (
         SiteWriter(out, previous.files if previous else None) as writer,
@@ -236,7 +238,7 @@ def _build(context: BuildContext, workspace: Workspace, source: Source, clock: C
             RenderState(
                 out=str(out.resolve()), site_key=key, content_hash=report.content_hash, pages=report.pages,
                 unpublished_links=report.unpublished_links, entity_keys=keys, unpublished=unpublished,
-                files=writer.records,
+                files=writer.records, global_key=base, text_links=texts,
             ),
         )  # fmt: skip
     return report

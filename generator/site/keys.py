@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -101,9 +101,44 @@ def site_key(
     return digest.hexdigest()
 
 
-def entity_keys(plan: SitePlan, base: str, digests: dict[str, bytes]) -> dict[str, str]:
-    """Each entity page's key (see the module docstring), by page path."""
-    workspace, paths, backlinks, rich_text = plan.workspace, plan.entity_paths, plan.backlinks, plan.rich_text
+TextLinks = tuple[str, list[tuple[str, str, str]]]
+"""One entity's rich-text links as the render cache keeps them: (the entity's digest, in hex;
+the (tag, attribute, URL) of each link of its rich texts, in field order)."""
+
+
+def text_links(
+    plan: SitePlan, digests: dict[str, bytes], known: Mapping[str, TextLinks] | None = None
+) -> dict[str, TextLinks]:
+    """The links of each entity's rich text, by entity id (entities without rich text have
+    none). Finding them means cleaning the text (nh3: most of the keys' cost), so an entity
+    whose digest is the one in ``known`` (the previous build's, made by the same code and
+    settings: the caller's to check) keeps the links found then."""
+    known = known or {}
+    rich_text, found = plan.rich_text, {}
+    for db in plan.workspace.databases:
+        texts = [f.key for f in db.fields_of(FieldKind.RICH_TEXT)]
+        for entity in db.entities if texts else ():
+            digest = digests[entity.id].hex()
+            before = known.get(entity.id)
+            if before is not None and before[0] == digest:
+                found[entity.id] = before
+                continue
+            urls = []
+            for key in texts:
+                value = entity.values.get(key)
+                for tag, attribute, url, _, _ in rich_text.links(rich_text.value(value)) if value else ():
+                    urls.append((tag, attribute, url))
+            found[entity.id] = (digest, urls)
+    return found
+
+
+def entity_keys(
+    plan: SitePlan, base: str, digests: dict[str, bytes], texts: Mapping[str, TextLinks] | None = None
+) -> dict[str, str]:
+    """Each entity page's key (see the module docstring), by page path; ``texts`` are the
+    entities' rich-text links (``text_links``), found here when not given."""
+    workspace, paths, backlinks = plan.workspace, plan.entity_paths, plan.backlinks
+    texts = text_links(plan, digests) if texts is None else texts
     start = hashlib.sha256(base.encode())
     start.update(json.dumps([plan.title, plan.nav, plan.db_paths, plan.db_pages]).encode())
     for db in workspace.databases:
@@ -112,9 +147,9 @@ def entity_keys(plan: SitePlan, base: str, digests: dict[str, bytes]) -> dict[st
     # Each entity as a link target: its id, path and digest (any other id: unpublished).
     linked = {entity_id: f"{entity_id}\0{path}\0".encode() + digests[entity_id] for entity_id, path in paths.items()}
     keys: dict[str, str] = {}
+    no_links: TextLinks = ("", [])
     for db in workspace.databases:
         linking = [f.key for f in db.linking_fields]
-        texts = [f.key for f in db.fields_of(FieldKind.RICH_TEXT)]
         files = [f.key for f in db.fields_of(FieldKind.FILES)]
         tones = json.dumps([badges.state_tones(f, db.entities) for f in db.fields_of(FieldKind.STATE)]).encode()
         for entity in db.entities:
@@ -125,10 +160,8 @@ def entity_keys(plan: SitePlan, base: str, digests: dict[str, bytes]) -> dict[st
                     parts.append(linked.get(target) or f"{target}\0\0-".encode())
             for backlink in backlinks.get(entity.id, ()):
                 parts.append(linked[backlink.source_id] + f"\0{backlink.via}".encode())
-            for key in texts:
-                value = values.get(key)
-                for tag, attribute, url, _, _ in rich_text.links(rich_text.value(value)) if value else ():
-                    parts.append(f"{url}\0{links.resolve(tag, attribute, url)[0]}".encode())
+            for tag, attribute, url in texts.get(entity.id, no_links)[1]:
+                parts.append(f"{url}\0{links.resolve(tag, attribute, url)[0]}".encode())
             for key in files:
                 for item in values.get(key) or []:
                     href = links.resolve("a", "href", f"/api/files/{item.get('secret', '')}")[0]
