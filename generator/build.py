@@ -269,7 +269,11 @@ def _check_links(writer: SiteWriter, config: SiteConfig, cache: BuildCache | Non
         log.warning("gen check: %d more problems", len(problems) - 20)
     if facts_file and (report.read or not facts_file.exists()):  # else the saved facts cover every page
         try:
-            write_atomically(facts_file, facts.dump(digests.values()), dir_mode=0o700)
+            for path, data in facts.files(facts_file, digests.values()):
+                if data is None:
+                    path.unlink(missing_ok=True)
+                else:
+                    write_atomically(path, data, dir_mode=0o700)
         except OSError as exc:
             log.warning("link check cache not written to %s: %s", facts_file.parent, exc.strerror or exc)
 
