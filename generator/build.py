@@ -36,7 +36,7 @@ from .naming import display_name
 from .publish import apply_publish_rules
 from .report import BuildReport, Clock
 from .site.fields import FieldRenderers
-from .site.keys import entity_digests, entity_keys, global_key, site_key, text_links
+from .site.keys import entity_digests, entity_keys, global_key, site_key, table_keys, text_links
 from .site.state import RenderState, links_file, load_render_state, save_render_state
 from .site.status import STATUS_PAGE, status_page
 from .site.writer import SITE_MARKER, OutputLock, SiteWriter, check_output, recover_output
@@ -194,7 +194,7 @@ def _build(context: BuildContext, workspace: Workspace, source: Source, clock: C
     renderer = SiteRenderer(plan, make_environment(context.template_dirs), context.template_dirs, context.renderers)
     known = previous.text_links if previous and previous.global_key == base else None
     texts = text_links(plan, digests, known) if cache else {}
-    keys = entity_keys(plan, base, digests, texts) if cache else {}
+    keys = entity_keys(plan, base, digests, texts) | table_keys(plan, base, digests) if cache else {}
     clock.lap("plan")
     with (
         SiteWriter(out, previous.files if previous else None) as writer,
@@ -204,7 +204,7 @@ def _build(context: BuildContext, workspace: Workspace, source: Source, clock: C
         kept: set[str] = set()
         unpublished: dict[str, int] = {}
         for job in renderer.pages():
-            if job.entity and _carried_over(job, writer, keys, previous):
+            if job.keyed and _carried_over(job, writer, keys, previous):
                 kept.add(job.path)
                 index.kept(job.path)
                 continue
@@ -219,7 +219,7 @@ def _build(context: BuildContext, workspace: Workspace, source: Source, clock: C
                 report.rendered += 1
                 if context.on_page:
                     context.on_page(report.rendered)
-        report.pages = report.rendered + len(kept)
+        report.pages = report.rendered + sum(1 for path in kept if path.endswith(".html"))
         if previous:
             unpublished.update((path, n) for path, n in previous.unpublished.items() if path in kept)
         if index.finish() is not None:

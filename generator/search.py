@@ -230,7 +230,7 @@ class SearchIndex:
     def kept(self, path: str) -> None:
         """A page carried over from the previous site, unread: its text is in the cache (else
         it is read from the staged copy, the same file)."""
-        if not self.enabled:
+        if not self.enabled or not path.endswith(".html"):
             return
         known = self._old_pages.get(path)
         if known is not None:

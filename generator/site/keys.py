@@ -9,9 +9,10 @@ every entity's digest: when it and the output folder are unchanged, nothing is r
 nothing written. An entity page's key adds the entity, the digests and paths of the
 entities it links to and of those linking to it, the databases (titles, fields, paths), the
 colours of its database's workflow states (``badges.py``: they depend on every state in use)
-and what each URL in its rich text and files resolves to. Other pages (home, database tables,
-content pages, sitemap, search index) are rendered whenever the site key changed and
-written only when their bytes did.
+and what each URL in its rich text and files resolves to. A database's table (its pages and
+``rows.js``) has one key: the database's entities' paths and digests, in order
+(``table_keys``). Other pages (home, content pages, sitemap, search index) are rendered
+whenever the site key changed and written only when their bytes did.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from .. import __version__, badges
 from ..config import SiteConfig
-from ..model import FieldKind, Workspace
+from ..model import Database, FieldKind, Workspace
 from .fields import FieldRenderers
 from .links import ENTITY_PREFIX, SiteLinks
 from .state import RENDER_CACHE_VERSION
@@ -101,6 +102,43 @@ def site_key(
     return digest.hexdigest()
 
 
+def _pages_start(plan: SitePlan, base: str) -> hashlib._Hash:
+    """What every keyed page depends on: the global key, the site's title and navigation,
+    the paths of the databases' tables, and the databases (titles, fields)."""
+    start = hashlib.sha256(base.encode())
+    start.update(json.dumps([plan.title, plan.nav, plan.db_paths, plan.db_pages]).encode())
+    for db in plan.workspace.databases:
+        start.update(db.model_dump_json(exclude={"entities"}).encode())
+    return start
+
+
+def _tones(db: Database) -> bytes:
+    """The colours of the database's workflow states (they depend on every state in use)."""
+    return json.dumps([badges.state_tones(f, db.entities) for f in db.fields_of(FieldKind.STATE)]).encode()
+
+
+def table_keys(plan: SitePlan, base: str, digests: dict[str, bytes]) -> dict[str, str]:
+    """The key of each file of each database's table (its pages and ``rows.js``), by path.
+
+    A row shows an entity's name, public id, path and summary values (workflow states,
+    selects, dates, numbers: never a link to another entity), and the table its facets,
+    dashboards and process diagram, all from the database's entities, and the database's
+    address in Fibery: the key is the database's entities' paths and digests, in order, its
+    state colours and the workspace's address, beside what every keyed page depends on."""
+    workspace, paths = plan.workspace, plan.entity_paths
+    start = _pages_start(plan, base)
+    start.update(f"table\0{workspace.fibery_url}\0{workspace.space}\0".encode())
+    keys: dict[str, str] = {}
+    for db in workspace.databases:
+        digest = start.copy()
+        digest.update(f"{db.key}\0".encode() + _tones(db))
+        for entity in db.entities:
+            digest.update(f"\0{paths[entity.id]}\0".encode() + digests[entity.id])
+        key = digest.hexdigest()[:32]
+        keys.update((path, key) for path in plan.table_files(db.key))
+    return keys
+
+
 TextLinks = tuple[str, list[tuple[str, str, str]]]
 """One entity's rich-text links as the render cache keeps them: (the entity's digest, in hex;
 the (tag, attribute, URL) of each link of its rich texts, in field order)."""
@@ -139,10 +177,7 @@ def entity_keys(
     entities' rich-text links (``text_links``), found here when not given."""
     workspace, paths, backlinks = plan.workspace, plan.entity_paths, plan.backlinks
     texts = text_links(plan, digests) if texts is None else texts
-    start = hashlib.sha256(base.encode())
-    start.update(json.dumps([plan.title, plan.nav, plan.db_paths, plan.db_pages]).encode())
-    for db in workspace.databases:
-        start.update(db.model_dump_json(exclude={"entities"}).encode())
+    start = _pages_start(plan, base)
     links = SiteLinks(plan, ENTITY_PREFIX)  # remembers each URL it resolved, like the renderer's
     # Each entity as a link target: its id, path and digest (any other id: unpublished).
     linked = {entity_id: f"{entity_id}\0{path}\0".encode() + digests[entity_id] for entity_id, path in paths.items()}
@@ -151,7 +186,7 @@ def entity_keys(
     for db in workspace.databases:
         linking = [f.key for f in db.linking_fields]
         files = [f.key for f in db.fields_of(FieldKind.FILES)]
-        tones = json.dumps([badges.state_tones(f, db.entities) for f in db.fields_of(FieldKind.STATE)]).encode()
+        tones = _tones(db)
         for entity in db.entities:
             path, values = paths[entity.id], entity.values
             parts = [path.encode(), digests[entity.id], tones]

@@ -33,7 +33,7 @@ class RenderState(BaseModel):
     pages: int
     unpublished_links: int
     entity_keys: dict[str, str]
-    """Entity page path → the key it was rendered from."""
+    """Path of an entity page or of a database's table file → the key it was rendered from."""
     unpublished: dict[str, int] = {}
     """Page path → links to unpublished entities its render returned."""
     files: dict[str, tuple[str, int, int]]
