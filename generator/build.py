@@ -36,7 +36,7 @@ from .naming import display_name
 from .publish import apply_publish_rules
 from .report import BuildReport, Clock
 from .site.fields import FieldRenderers
-from .site.keys import entity_digests, entity_keys, global_key, site_key
+from .site.keys import entity_digests, entity_keys, global_key, site_key, table_keys, text_links
 from .site.state import RenderState, links_file, load_render_state, save_render_state
 from .site.status import STATUS_PAGE, status_page
 from .site.writer import SITE_MARKER, OutputLock, SiteWriter, check_output, recover_output
@@ -192,7 +192,9 @@ def _build(context: BuildContext, workspace: Workspace, source: Source, clock: C
 
     plan = plan_site(workspace, config, content_dir=context.content_dir, extra_pages=extra, rich_text=context.rich_text)
     renderer = SiteRenderer(plan, make_environment(context.template_dirs), context.template_dirs, context.renderers)
-    keys = entity_keys(plan, base, digests) if cache else {}
+    known = previous.text_links if previous and previous.global_key == base else None
+    texts = text_links(plan, digests, known) if cache else {}
+    keys = entity_keys(plan, base, digests, texts) | table_keys(plan, base, digests) if cache else {}
     clock.lap("plan")
     with (
         SiteWriter(out, previous.files if previous else None) as writer,
@@ -202,7 +204,7 @@ def _build(context: BuildContext, workspace: Workspace, source: Source, clock: C
         kept: set[str] = set()
         unpublished: dict[str, int] = {}
         for job in renderer.pages():
-            if job.entity and _carried_over(job, writer, keys, previous):
+            if job.keyed and _carried_over(job, writer, keys, previous):
                 kept.add(job.path)
                 index.kept(job.path)
                 continue
@@ -217,7 +219,7 @@ def _build(context: BuildContext, workspace: Workspace, source: Source, clock: C
                 report.rendered += 1
                 if context.on_page:
                     context.on_page(report.rendered)
-        report.pages = report.rendered + len(kept)
+        report.pages = report.rendered + sum(1 for path in kept if path.endswith(".html"))
         if previous:
             unpublished.update((path, n) for path, n in previous.unpublished.items() if path in kept)
         if index.finish() is not None:
@@ -236,7 +238,7 @@ def _build(context: BuildContext, workspace: Workspace, source: Source, clock: C
             RenderState(
                 out=str(out.resolve()), site_key=key, content_hash=report.content_hash, pages=report.pages,
                 unpublished_links=report.unpublished_links, entity_keys=keys, unpublished=unpublished,
-                files=writer.records,
+                files=writer.records, global_key=base, text_links=texts,
             ),
         )  # fmt: skip
     return report
@@ -267,7 +269,11 @@ def _check_links(writer: SiteWriter, config: SiteConfig, cache: BuildCache | Non
         log.warning("gen check: %d more problems", len(problems) - 20)
     if facts_file and (report.read or not facts_file.exists()):  # else the saved facts cover every page
         try:
-            write_atomically(facts_file, facts.dump(digests.values()), dir_mode=0o700)
+            for path, data in facts.files(facts_file, digests.values()):
+                if data is None:
+                    path.unlink(missing_ok=True)
+                else:
+                    write_atomically(path, data, dir_mode=0o700)
         except OSError as exc:
             log.warning("link check cache not written to %s: %s", facts_file.parent, exc.strerror or exc)
 

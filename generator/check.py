@@ -129,29 +129,56 @@ class PageFacts:
     remembers, so that a rebuild parses only the pages it wrote (``check_site(facts=…)``).
 
     Saved as one string table and, per page, the indexes of its links and of its ids:
-    a site's pages share most of their links, so the file stays small and quick to read."""
+    a site's pages share most of their links, so the file stays small and quick to read.
+    A rebuild that read a few pages saves only theirs, beside the main file (``added``):
+    writing the whole again took 0.4 s at 10,000 pages; a fact is true of a digest forever,
+    so the two files can never disagree, and the main file is rewritten (dropping the
+    pages the site no longer has) once the added pages are an eighth of it."""
 
     VERSION = 1
+    REWRITE = 8
+    """The main file is rewritten when the pages added beside it are more than 1/REWRITE of it."""
 
-    def __init__(self, pages: dict[str, _Page] | None = None) -> None:
+    def __init__(self, pages: dict[str, _Page] | None = None, main: Iterable[str] = ()) -> None:
         self.pages: dict[str, _Page] = pages or {}
+        self.main = set(main)
+        """The digests the main file holds (the others: added beside it, or found since)."""
+
+    @staticmethod
+    def added(path: Path) -> Path:
+        """The file beside ``path`` that holds the facts added since it was written."""
+        return path.with_name(f"{path.stem}.added{path.suffix}")
 
     @classmethod
     def load(cls, path: Path) -> PageFacts:
-        """The facts saved at ``path``; none when it is missing, unreadable or of another version."""
+        """The facts saved at ``path`` and beside it; none when the main file is missing,
+        unreadable or of another version (and only its own when the other one is)."""
+        main = cls._read(path)
+        added = cls._read(cls.added(path)) if main else {}
+        return cls(main | added, main.keys() - added.keys())
+
+    @classmethod
+    def _read(cls, path: Path) -> dict[str, _Page]:
         try:
             data = json.loads(path.read_bytes())
             if data.get("version") != cls.VERSION:
-                return cls()
+                return {}
             strings = data["strings"]
-            return cls(
-                {
-                    digest: _Page([strings[i] for i in links], {strings[i] for i in ids})
-                    for digest, (links, ids) in data["pages"].items()
-                }
-            )
+            return {
+                digest: _Page([strings[i] for i in links], {strings[i] for i in ids})
+                for digest, (links, ids) in data["pages"].items()
+            }
         except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError):
-            return cls()
+            return {}
+
+    def files(self, path: Path, keep: Iterable[str]) -> list[tuple[Path, bytes | None]]:
+        """What to save of the facts of the pages whose digests are in ``keep`` (the site's):
+        (file, its new bytes, or None: delete it), the main file at ``path`` first."""
+        keep = set(keep)
+        added = keep - self.main
+        if self.main and len(added) * self.REWRITE <= len(self.main & keep):
+            return [(self.added(path), self.dump(added))]
+        return [(path, self.dump(keep)), (self.added(path), None)]
 
     def dump(self, keep: Iterable[str]) -> bytes:
         """The facts of the pages whose digests are in ``keep`` (the site's), as JSON."""
@@ -235,16 +262,18 @@ def check_site(
         report.problems.append(Problem("broken link", "(site)", start))
         return report
     reached, queue = {start}, deque([start])
-    verdicts: dict[tuple[str, str], tuple[str, str | None, str | None]] = {}
+    by_folder: dict[str, dict[str, _Verdict]] = {}
     while queue:
         page = queue.popleft()
         report.pages += 1
-        folder = posixpath.dirname(page)
+        shared = by_folder.setdefault(posixpath.dirname(page), {})
+        own: dict[str, _Verdict] = {}
         for link in root.page(page).links:
-            key = (page if not link or link[0] in "#?" else folder, link)  # no path: the page itself
-            if key not in verdicts:
-                verdicts[key] = _verdict(root, page, link)
-            kind, target, problem = verdicts[key]
+            verdicts = own if not link or link[0] in "#?" else shared  # no path: the page itself
+            found = verdicts.get(link)
+            if found is None:
+                found = verdicts[link] = _verdict(root, page, link)
+            kind, target, problem = found
             if kind == "external":
                 report.external += 1
                 continue
@@ -263,18 +292,36 @@ def check_site(
     return report
 
 
-def _verdict(root: _Site, page: str, link: str) -> tuple[str, str | None, str | None]:
+_Verdict = tuple[str, str | None, str | None]
+"""A link's kind, the site file it reaches and its problem (``_verdict``)."""
+
+
+def _verdict(root: _Site, page: str, link: str) -> _Verdict:
     """One link of ``page``: its kind ("internal", "external" or "invalid"), the site file it
     reaches and the problem it has. The same for every page of a folder when it has a path."""
+    parts = _split(link)
+    if parts is None:
+        return "invalid", None, "broken link"
+    scheme, path, fragment = parts
+    if scheme or link.startswith("//"):
+        return "external", None, None
+    target = root.resolve(page, path) if path else page
+    if target is None:
+        return "internal", None, "broken link"
+    if fragment and target.endswith(".html") and unquote(fragment) not in root.page(target).ids:
+        return "internal", target, "missing anchor"
+    return "internal", target, None
+
+
+def _split(link: str) -> tuple[str, str, str] | None:
+    """(scheme, path, fragment) of a link as ``urlsplit`` gives them, None when it refuses
+    the link. A relative link of printable characters (nearly all of a site's: there are
+    64,000 distinct ones at 10,000 pages) is split here, the same way, without its checks."""
+    if ":" not in link and not link.startswith("//") and link.isprintable():
+        before, _, fragment = link.partition("#")
+        return "", before.partition("?")[0], fragment
     try:
         parts = urlsplit(link)
     except ValueError:
-        return "invalid", None, "broken link"
-    if parts.scheme or link.startswith("//"):
-        return "external", None, None
-    target = root.resolve(page, parts.path) if parts.path else page
-    if target is None:
-        return "internal", None, "broken link"
-    if parts.fragment and target.endswith(".html") and unquote(parts.fragment) not in root.page(target).ids:
-        return "internal", target, "missing anchor"
-    return "internal", target, None
+        return None
+    return parts.scheme, parts.path, parts.fragment

@@ -69,9 +69,11 @@ for each query in the browser)."""
 MIN_CHUNK, MAX_CHUNK = 256, 1024
 """Bounds of a shard's average page count; a shard is cut at twice the average at most."""
 WORKERS = 2
-"""Shards indexed at once (each its own Pagefind process) once the pages are all rendered;
-while they are, one: the renderer has the other core. Sites whose shards are the largest
-(``MAX_CHUNK``) index one at a time throughout, to bound memory."""
+"""Shards indexed at once (each its own Pagefind process) once the pages are all rendered,
+or once the renderer had to wait for Pagefind (a rebuild carrying most pages over renders
+faster than its changed shards are indexed); until then, one: the renderer has the other
+core. Sites whose shards are the largest (``MAX_CHUNK``) index one at a time throughout, to
+bound memory."""
 CACHE_VERSION = 1
 _BODY = b"data-pagefind-body"
 
@@ -230,7 +232,7 @@ class SearchIndex:
     def kept(self, path: str) -> None:
         """A page carried over from the previous site, unread: its text is in the cache (else
         it is read from the staged copy, the same file)."""
-        if not self.enabled:
+        if not self.enabled or not path.endswith(".html"):
             return
         known = self._old_pages.get(path)
         if known is not None:
@@ -285,6 +287,8 @@ class SearchIndex:
                 waiting = sum(1 for s in self.shards[self._written :] if s.future is not None)
                 if not shard.future.done() and (pending is None or waiting <= pending):
                     return
+                if not shard.future.done() and self.chunk < MAX_CHUNK:
+                    self._release()  # the renderer waits: its core is Pagefind's from now on
                 output = shard.future.result()
                 for name, data in output.through_writer:
                     self.writer.write(name, data)

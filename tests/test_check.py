@@ -162,6 +162,32 @@ def test_remembered_facts_give_the_same_report_without_reading_a_page(site: Path
     assert PageFacts.load(saved).pages == {}
 
 
+def test_a_rebuild_saves_only_the_facts_it_added_until_they_are_an_eighth_of_the_file(tmp_path: Path) -> None:
+    """The facts of the pages a rebuild read go beside the main file, which is rewritten
+    (without the pages the site no longer has) once those are an eighth of it."""
+    from generator.check import PageFacts, _Page
+
+    def save(facts: PageFacts, keep: list[str]) -> list[Path]:
+        saved = facts.files(main, keep)
+        for path, data in saved:
+            path.write_bytes(data) if data is not None else path.unlink(missing_ok=True)
+        return [path for path, data in saved if data is not None]
+
+    main, old = tmp_path / "site.links.json", [f"d{i}" for i in range(16)]
+    first = PageFacts({digest: _Page([f"{digest}.html", "#top"], {"top"}) for digest in old})
+    assert save(first, old) == [main]
+    rebuilt = PageFacts.load(main)
+    assert rebuilt.pages == first.pages
+    rebuilt.pages["new"] = _Page(["index.html"], set())
+    assert save(rebuilt, [*old[1:], "new"]) == [PageFacts.added(main)]
+    again = PageFacts.load(main)
+    assert again.pages == rebuilt.pages  # d0 stays in the main file until it is rewritten
+    again.pages.update({f"n{i}": _Page([], {f"id{i}"}) for i in range(2)})
+    assert save(again, [*old[2:], "new", "n0", "n1"]) == [main]
+    assert not PageFacts.added(main).exists()
+    assert PageFacts.load(main).pages.keys() == {*old[2:], "new", "n0", "n1"}
+
+
 def test_a_rebuild_checks_the_links_of_the_pages_it_wrote_only(tmp_path: Path, monkeypatch) -> None:
     """``gen build`` runs the link check on what it wrote (issue 14): a rebuild after one
     entity changed reads only the pages that were written again."""

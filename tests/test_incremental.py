@@ -327,6 +327,30 @@ def test_a_change_renders_only_the_pages_it_affects(
     project.same_as_full_build()
 
 
+def test_a_change_makes_again_the_table_of_its_own_database_only(
+    project: Project, fake: ff.FakeFibery, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database's table (its pages and ``rows.js``) is carried over unless one of its
+    entities changed (``keys.table_keys``), and the site is still a full build's."""
+    project.build()
+    snapshot = fake.snapshot
+    segment = database(snapshot, "Process Segments")["entities"][0]
+    segment["name"] = "Propagation (revised)"
+    segment["modification_date"] = now()
+    fake.update_snapshot(snapshot)
+    tables: list[str] = []
+    original = SiteRenderer._database_pages
+
+    def spy(self: SiteRenderer, db):  # type: ignore[no-untyped-def]
+        tables.append(db.title)
+        return original(self, db)
+
+    monkeypatch.setattr(SiteRenderer, "_database_pages", spy)
+    project.build()
+    assert tables == ["Process Segments"]
+    project.same_as_full_build()
+
+
 def _entity_paths(project: Project) -> dict[str, str]:
     """Entity id → page path, as the current data plans them."""
     from generator.publish import apply_publish_rules

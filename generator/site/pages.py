@@ -49,12 +49,13 @@ class PageResult:
 
 @dataclass(frozen=True, slots=True)
 class PageJob:
-    """One file of the site, to render (``render()``) or, for an entity page
-    (``entity``), to carry over unchanged when its key (``keys.entity_keys``) is."""
+    """One file of the site, to render (``render()``) or, for a file with a render key
+    (``keyed``: an entity page, ``keys.entity_keys``; a database's table pages and rows,
+    ``keys.table_keys``), to carry over unchanged when its key is."""
 
     path: str
     render: Callable[[], PageResult]
-    entity: bool = False
+    keyed: bool = False
 
 
 def _done(result: PageResult) -> PageJob:
@@ -232,10 +233,10 @@ class SiteRenderer:
         yield PageJob("index.html", self._home)
         yield PageJob("databases.html", self._databases)
         for db in plan.workspace.databases:
-            yield from map(_done, self._database_pages(db))
+            yield from self._database_jobs(db)
             for entity in db.entities:
                 path = plan.entity_paths[entity.id]
-                yield PageJob(path, functools.partial(self._entity_page, db, entity, path), entity=True)
+                yield PageJob(path, functools.partial(self._entity_page, db, entity, path), keyed=True)
         for page in plan.content_pages:
             if page.slug != "index":
                 yield PageJob(page.path, functools.partial(self._content_page, page))
@@ -341,6 +342,24 @@ class SiteRenderer:
             if e.values.get(f.key) and self.plan.embed_url(str(e.values[f.key]))
         ]
 
+    def _database_jobs(self, db: Database) -> Iterator[PageJob]:
+        """A job for each file of the database's table (``_database_pages``, which makes the
+        rows once for all of them: only when the build runs one of the jobs, not when it
+        carries them all over, ``keys.table_keys``). The build runs the jobs in order, so
+        the pages made on the way to the one asked for are those it carried over."""
+        pages: Iterator[PageResult] | None = None
+
+        def render(path: str) -> PageResult:
+            nonlocal pages
+            pages = self._database_pages(db) if pages is None else pages
+            for page in pages:
+                if page.path == path:
+                    return page
+            raise RenderError(f"no such page of {db.title}: {path}")
+
+        for path in self.plan.table_files(db.key):
+            yield PageJob(path, functools.partial(render, path), keyed=True)
+
     def _database_pages(self, db: Database) -> Iterator[PageResult]:
         """The database's table, 100 rows a page, plus ``rows.js`` when there is more than one
         (the rows' links to unpublished entities are counted on its first page)."""
@@ -380,7 +399,7 @@ class SiteRenderer:
             )
         if len(paths) > 1:
             script = "kbTableRows(" + json.dumps([str(r) for r in rows]) + ");\n"
-            yield PageResult(paths[0].rsplit("/", 1)[0] + "/rows.js", script.encode("utf-8"))
+            yield PageResult(self.plan.table_files(db.key)[-1], script.encode("utf-8"))
 
     def _entity_page(self, db: Database, entity: Entity, path: str) -> PageResult:
         links, layout = PageLinks(self._links), self._field_layout(db)

@@ -127,6 +127,11 @@ class SitePlan:
         pages = [(p.title, p.path) for p in self.content_pages if p.slug != "index" and p.in_nav]
         return [("Home", "index.html"), ("Databases", "databases.html"), *pages]
 
+    def table_files(self, db_key: str) -> list[str]:
+        """The files of a database's table: its pages, then ``rows.js`` when there are several."""
+        pages = self.db_pages[db_key]
+        return [*pages, pages[0].rsplit("/", 1)[0] + "/rows.js"] if len(pages) > 1 else list(pages)
+
     def entity_url(self, db: Database, entity: Entity) -> str:
         """The entity's page in Fibery: ``{url}/{Space}/{Database}/{publicId}``, from Fibery's
         own name of the database (``Things/Event`` → ``/Things/Event/12``)."""

@@ -33,11 +33,16 @@ class RenderState(BaseModel):
     pages: int
     unpublished_links: int
     entity_keys: dict[str, str]
-    """Entity page path → the key it was rendered from."""
+    """Path of an entity page or of a database's table file → the key it was rendered from."""
     unpublished: dict[str, int] = {}
     """Page path → links to unpublished entities its render returned."""
     files: dict[str, tuple[str, int, int]]
     """Every file of the folder → (sha256, size, mtime in ns) as written."""
+    global_key: str = ""
+    """The global key (``keys.global_key``) of the build: what ``text_links`` is valid for."""
+    text_links: dict[str, tuple[str, list[tuple[str, str, str]]]] = {}
+    """Entity id → its digest and the links of its rich text (``keys.text_links``), so that
+    a rebuild cleans only the rich text of the entities that changed."""
 
     def matches(self, out: Path) -> bool:
         """Whether ``out`` still holds exactly the files recorded (by size and mtime)."""
