@@ -126,6 +126,12 @@ class RichText:
             text = self._descriptions[clean] = description(clean)
             return text
 
+    def forget(self) -> None:
+        """Let go of every text prepared: the build calls this once its pages are made."""
+        self._clean.clear()
+        self._links.clear()
+        self._descriptions.clear()
+
     def value(self, value: dict[str, Any]) -> str:
         """A rich-text value's HTML, cleaned (``rich_text_html``, then ``clean``)."""
         return self.clean(rich_text_html(value))
