@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import nochange, plugins, search
+from . import memory, nochange, plugins, search
 from .cache import BuildCache
 from .config import SiteConfig, template_dirs
 from .errors import RenderError
@@ -132,11 +132,14 @@ def build(
         for secret in workspace.files:  # a snapshot's files too: their secrets open them in Fibery
             add_file_secret(secret)
         clock.lap("fetch")
-        # The workspace (a million objects at 10,000 entities) lives as long as the build: spare
-        # the cycle collector walking it on every full collection while pages are made.
+        # Handed over, not kept here: ``_build`` lets the workspace go once the pages are made.
+        handed = [workspace]
+        del loaded, published, workspace
+        # The workspace (a million objects at 10,000 entities) lives until then: spare the cycle
+        # collector walking it on every full collection while pages are made.
         gc.freeze()
         try:
-            report = _build(context, workspace, source, clock)
+            report = _build(context, handed, source, clock)
         finally:
             gc.unfreeze()
         if cache:
@@ -165,8 +168,12 @@ def clean_names(workspace: Workspace) -> Workspace:
     return workspace
 
 
-def _build(context: BuildContext, workspace: Workspace, source: Source, clock: Clock) -> BuildReport:
+def _build(context: BuildContext, handed: list[Workspace], source: Source, clock: Clock) -> BuildReport:
+    """The build from the published workspace on; ``handed`` holds it, and is emptied: the
+    workspace is let go with everything made from it (plan, renderer, prepared rich text)
+    once the pages are written, before the link check reads them (issue 18)."""
     config, out, cache = context.config, context.out, context.cache
+    workspace = handed.pop()
     report = BuildReport(fibery_url=workspace.fibery_url, space=workspace.space)
     report.databases = {db.title: len(db.entities) for db in workspace.databases}
     report.requests, report.retries = source.stats.requests, source.stats.retries
@@ -227,6 +234,9 @@ def _build(context: BuildContext, workspace: Workspace, source: Source, clock: C
         report.unpublished_links = sum(unpublished.values())
         report.content_hash = writer.content_hash()
         _build_meta(writer, renderer, report, clock, previous.content_hash if previous else _old_hash(out))
+        del workspace, extra, plan, renderer, digests, job, page  # the last page's job holds the renderer
+        context.rich_text.forget()
+        memory.trim()
         _check_links(writer, config, context.cache)
         writer.commit()
         report.files, report.written, report.deleted = writer.files, writer.written, writer.deleted

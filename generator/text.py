@@ -126,6 +126,21 @@ class RichText:
             text = self._descriptions[clean] = description(clean)
             return text
 
+    def forget(self) -> None:
+        """Let go of every text prepared: the build calls this once its pages are made."""
+        self._clean.clear()
+        self._links.clear()
+        self._descriptions.clear()
+
+    def forget_value(self, value: dict[str, Any]) -> None:
+        """Let go of what was prepared for one rich-text value (its page is made): asked for
+        again, it is prepared again, the same."""
+        html = value.get("html")
+        clean = self._clean.pop(html, None) if html else None
+        if clean is not None:
+            self._links.pop(clean, None)
+            self._descriptions.pop(clean, None)
+
     def value(self, value: dict[str, Any]) -> str:
         """A rich-text value's HTML, cleaned (``rich_text_html``, then ``clean``)."""
         return self.clean(rich_text_html(value))

@@ -437,6 +437,10 @@ class SiteRenderer:
                 "kind": db.title,
             },
         )
+        rich_text = self.plan.rich_text
+        for index in layout.texts:  # what was prepared for the page's texts is used up (issue 18)
+            if value := get(db.fields[index].key):
+                rich_text.forget_value(value)
         return PageResult(path, data, links.unpublished)
 
     def _description(self, db: Database, entity: Entity, layout: _FieldLayout, htmls: list[Markup]) -> str:
