@@ -423,12 +423,13 @@ class FiberyClient:
         return RestSchema()
 
     @contextlib.asynccontextmanager
-    async def _early_downloads(self, files_of: FilesOf | None) -> AsyncIterator[EarlyDownloads | None]:
-        """Downloads started during the read, on a client of its event loop (``Unclosed``:
-        the read's own session closes the shared transport when it ends)."""
-        if files_of is None:
-            yield None
-            return
+    async def _downloader(self) -> AsyncIterator[Callable[[list[str]], Coroutine[Any, Any, dict[str, str]]]]:
+        """A function that downloads files (secret → base64), each once (they need the token,
+        so a public site must serve its own copy), within the file policy and through the
+        download cache (see ``files.py``), on a client of this event loop. Redirects are
+        followed; httpx drops the token when one leaves the workspace's host. A failed or
+        refused file is a warning: the page shows a placeholder. ``Unclosed``: whoever owns
+        the event loop's requests closes the shared transport."""
         async with httpx.AsyncClient(
             transport=Unclosed(self._polite), timeout=self._timeout, follow_redirects=True
         ) as http:
@@ -437,6 +438,17 @@ class FiberyClient:
             async def download(secrets: list[str]) -> dict[str, str]:
                 return await download_files(http, base, headers, secrets, self._file_policy)
 
+            yield download
+
+    @contextlib.asynccontextmanager
+    async def _early_downloads(self, files_of: FilesOf | None) -> AsyncIterator[EarlyDownloads | None]:
+        """Downloads started during the read (the read's own session closes the shared
+        transport when it ends)."""
+        if files_of is None:
+            yield None
+            return
+        async with self._downloader() as download:
+            base = self.connection.fibery_url
             early = EarlyDownloads(lambda database: files_of(database, base), download)
             try:
                 yield early
@@ -444,17 +456,11 @@ class FiberyClient:
                 early.cancel()  # nothing left to cancel once ``results`` was awaited
 
     async def _download_files(self, secrets: list[str]) -> dict[str, str]:
-        """Download each referenced file once (they need the token, so a public site must
-        serve its own copy), within the file policy and through the download cache (see
-        ``files.py``). Redirects are followed; httpx drops the token when one leaves the
-        workspace's host. A failed or refused file is a warning: the page shows a placeholder.
-        The connections are closed at the end: they belong to this call's event loop."""
+        """Download the files of ``secrets`` (``_downloader``). The connections are closed
+        at the end: they belong to this call's event loop."""
         try:
-            async with httpx.AsyncClient(
-                transport=Unclosed(self._polite), timeout=self._timeout, follow_redirects=True
-            ) as http:
-                headers = self._headers()
-                return await download_files(http, self.connection.fibery_url, headers, secrets, self._file_policy)
+            async with self._downloader() as download:
+                return await download(secrets)
         finally:
             await self._polite.aclose()
 
