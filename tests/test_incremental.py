@@ -37,6 +37,16 @@ def database(snapshot: dict, title: str) -> dict:
     return next(db for db in snapshot["databases"] if db["title"] == title)
 
 
+def rename_first_segment(fake: ff.FakeFibery) -> tuple[dict, dict]:
+    """Rename the first process segment in Fibery ("Propagation (revised)", modified now):
+    the snapshot served from now on, and that segment in it."""
+    snapshot = fake.snapshot
+    segment = database(snapshot, "Process Segments")["entities"][0]
+    segment["name"], segment["modification_date"] = "Propagation (revised)", now()
+    fake.update_snapshot(snapshot)
+    return snapshot, segment
+
+
 class Project:
     """A project folder building the fake's space with the caches of ``cache_dir``."""
 
@@ -302,11 +312,7 @@ def test_a_change_renders_only_the_pages_it_affects(
 ) -> None:
     project.build()
     before, times = project.site(), project.times()
-    snapshot = fake.snapshot
-    segment = database(snapshot, "Process Segments")["entities"][0]
-    segment["name"] = "Propagation (revised)"
-    segment["modification_date"] = now()
-    fake.update_snapshot(snapshot)
+    snapshot, segment = rename_first_segment(fake)
     rendered: list[str] = []
     original = SiteRenderer._entity_page
 
@@ -333,11 +339,7 @@ def test_a_change_makes_again_the_table_of_its_own_database_only(
     """A database's table (its pages and ``rows.js``) is carried over unless one of its
     entities changed (``keys.table_keys``), and the site is still a full build's."""
     project.build()
-    snapshot = fake.snapshot
-    segment = database(snapshot, "Process Segments")["entities"][0]
-    segment["name"] = "Propagation (revised)"
-    segment["modification_date"] = now()
-    fake.update_snapshot(snapshot)
+    rename_first_segment(fake)
     tables: list[str] = []
     original = SiteRenderer._database_pages
 
@@ -442,10 +444,7 @@ def test_an_incremental_build_makes_its_files_in_a_full_builds_order(
     from generator.site.writer import SiteWriter
 
     project.build()
-    snapshot = fake.snapshot
-    segment = database(snapshot, "Process Segments")["entities"][0]
-    segment["name"], segment["modification_date"] = "Propagation (revised)", now()
-    fake.update_snapshot(snapshot)
+    rename_first_segment(fake)
     made: list[str] = []
     write, keep = SiteWriter.write, SiteWriter.keep
 
