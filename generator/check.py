@@ -316,8 +316,9 @@ def _verdict(root: _Site, page: str, link: str) -> _Verdict:
 def _split(link: str) -> tuple[str, str, str] | None:
     """(scheme, path, fragment) of a link as ``urlsplit`` gives them, None when it refuses
     the link. A relative link of printable characters (nearly all of a site's: there are
-    64,000 distinct ones at 10,000 pages) is split here, the same way, without its checks."""
-    if ":" not in link and not link.startswith("//") and link.isprintable():
+    64,000 distinct ones at 10,000 pages) is split here, the same way, without its checks
+    (``urlsplit`` drops leading spaces, as browsers do: such a link takes its way)."""
+    if ":" not in link and not link.startswith(("//", " ")) and link.isprintable():
         before, _, fragment = link.partition("#")
         return "", before.partition("?")[0], fragment
     try:

@@ -215,3 +215,17 @@ def test_a_rebuild_checks_the_links_of_the_pages_it_wrote_only(tmp_path: Path, m
     report = build(SnapshotSource(snapshot), make_config(), out=out, root=ROOT, cache=cache)
     assert 0 < len(parsed) <= report.rendered < cold  # a page rendered to the same bytes is not read
     assert check_site(out).problems == []
+
+
+@pytest.mark.parametrize(
+    "link",
+    ["", "a.html", "../b/c.html?x=1#top", "#part", "?q", "a#b?c", "a.html ", " a.html", "  #x", "//host/p",
+     "https://x.org/a#b", "mailto:a@b", "a%20b.html", "é.html", "[x].html"],
+)  # fmt: skip
+def test_links_are_split_as_urlsplit_splits_them(link: str) -> None:
+    from urllib.parse import urlsplit
+
+    from generator.check import _split
+
+    parts = urlsplit(link)
+    assert _split(link) == (parts.scheme, parts.path, parts.fragment)
