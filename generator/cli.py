@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
+import msgspec
 
 from . import __version__, plugins
 from .build import build
@@ -240,7 +241,7 @@ def build_command(
     config = load_site_config(path=config_path)
     plugins.check_config(config)
     if strict is not None:
-        config.strict = strict
+        config = msgspec.structs.replace(config, strict=strict)
     root = config_path.parent if config_path else Path(".")
     cache = None if dry_run else BuildCache(root / config.cache_dir, read=not full)
     with progress_display(show_progress) as (fetched, written):

@@ -2,31 +2,28 @@
 
 Precedence is option > environment > ``kb.toml`` > default. The token is read from
 ``FIBERY_TOKEN`` or from a file (``--token-file``), never from a command-line argument, and
-is held as a ``SecretStr`` so that it cannot end up in a repr, a log line or an error.
-Everything is validated with pydantic; a bad value is reported as one line naming the key.
+is held as a ``Secret`` so that it cannot end up in a repr, a log line or an error.
+``kb.toml`` is checked by msgspec against ``SiteConfig`` (types and ranges) and by the
+structs' ``__post_init__`` (URLs); a bad value is reported as one line naming the key
+(``structs.explain``).
 """
 
 from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Mapping
 from importlib.resources import files as package_files
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    SecretStr,
-    ValidationError,
-    field_validator,
-)
+import msgspec
 
 from .errors import ConfigError
 from .model import FieldKind
 from .naming import url_segment
+from .structs import FieldError, explain
 
 CONFIG_FILE = "kb.toml"
 DEFAULT_PAGE_SIZE = 2999
@@ -54,141 +51,156 @@ DEFAULT_FILE_TYPES = (
 """Never SVG or HTML (they run scripts when opened from the site), nor anything executable."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-
-def _check_http_url(value: str | None) -> str | None:
+def _check_http_url(value: str | None, field: str) -> str | None:
+    """``value`` stripped, when it is an http(s) URL with a host; ``FieldError`` otherwise."""
     if value is None:
         return None
     parts = urlsplit(value.strip())
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError("must be an http:// or https:// URL, e.g. https://acme.fibery.io")
+        raise FieldError(field, "must be an http:// or https:// URL, e.g. https://acme.fibery.io")
     return value.strip()
 
 
-class SiteConfig(_Strict):
+def _about(text: str, **constraints: Any) -> msgspec.Meta:
+    """A key's description (``docs/configuration.md`` lists it) with its constraints."""
+    return msgspec.Meta(description=text, **constraints)
+
+
+class SiteConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
     """The keys of ``kb.toml``. Unknown keys are errors: a typo in ``hide_fields`` must not
-    publish a private field."""
+    publish a private field. Frozen: a command-line override (``--strict``) makes a new one
+    with ``msgspec.structs.replace``. msgspec checks types and ranges when it converts
+    ``kb.toml`` (``parse_site_config``), not when a config is made in code."""
 
-    title: str | None = Field(default=None, description="Site title; defaults to the space name.")
-    base_url: str | None = Field(
-        default=None, description="URL the site is served under, e.g. https://org.github.io/repo/."
-    )
-    include_databases: list[str] = Field(
-        default_factory=list, description="Publish only these databases (all when empty)."
-    )
-    exclude_databases: list[str] = Field(default_factory=list, description="Never publish these.")
-    hide_fields: dict[str, list[str]] = Field(
-        default_factory=dict,
-        description='Fields never published: {"*": [...]} for every database, or per database name.',
-    )
-    publish_when: dict[str, dict[str, Annotated[list[str], Field(min_length=1)]]] = Field(
-        default_factory=dict,
-        description='Publish only entities whose state or select is listed: {"Guides" = {"State" = ["Published"]}}.',
-    )
-    expect_kinds: dict[str, dict[str, FieldKind]] = Field(
-        default_factory=dict,
-        description='Field kinds to check: {"Guides" = {"Body" = "rich_text"}}; another kind fails the build.',
-    )
-    page_size: Annotated[int, Field(ge=1, le=2999)] = Field(
-        default=DEFAULT_PAGE_SIZE,
-        description=(
+    title: Annotated[str | None, _about("Site title; defaults to the space name.")] = None
+    base_url: Annotated[str | None, _about("URL the site is served under, e.g. https://org.github.io/repo/.")] = None
+    include_databases: Annotated[list[str], _about("Publish only these databases (all when empty).")] = []
+    exclude_databases: Annotated[list[str], _about("Never publish these.")] = []
+    hide_fields: Annotated[
+        dict[str, list[str]],
+        _about('Fields never published: {"*": [...]} for every database, or per database name.'),
+    ] = {}
+    publish_when: Annotated[
+        dict[str, dict[str, Annotated[list[str], msgspec.Meta(min_length=1)]]],
+        _about('Publish only entities whose state or select is listed: {"Guides" = {"State" = ["Published"]}}.'),
+    ] = {}
+    expect_kinds: Annotated[
+        dict[str, dict[str, FieldKind]],
+        _about('Field kinds to check: {"Guides" = {"Body" = "rich_text"}}; another kind fails the build.'),
+    ] = {}
+    page_size: Annotated[
+        int,
+        _about(
             "Entities per list request to start with (one more is asked, so requests stay within Fibery's 3000); "
-            "a page that times out is asked again at half the size, and each database's size is remembered"
+            "a page that times out is asked again at half the size, and each database's size is remembered",
+            ge=1,
+            le=2999,
         ),
-    )
-    segments_database: str = Field(default="Process Segments", description="Database of `gen segments`.")
-    timeout: Annotated[float, Field(gt=0, le=600)] = Field(
-        default=30.0, description="Seconds to wait for one Fibery answer."
-    )
-    retries: Annotated[int, Field(ge=0, le=10)] = Field(default=5, description="Retries on 429, 5xx and timeouts.")
-    fetch_deadline: Annotated[float, Field(gt=0)] = Field(
-        default=1800.0, description="Seconds the whole read of the space may take before the build gives up."
-    )
-    full_refresh_hours: Annotated[float, Field(ge=0)] = Field(
-        default=24.0,
-        description="Read the whole space again once the last full read is this old (0: only when needed).",
-    )
-    requests_per_second: Annotated[float, Field(gt=0, le=3)] = Field(
-        default=3.0, description="Client-side request budget (Fibery allows 3/s per token)."
-    )
-    content_dir: str = Field(default="content", description="Folder of hand-written Markdown pages.")
-    templates_dir: str = Field(default="templates", description="Folder of template overrides.")
-    cache_dir: str = Field(
-        default=DEFAULT_CACHE_DIR,
-        description="Folder of the fetch and render caches (relative to kb.toml); `gen build --full` ignores them.",
-    )
+    ] = DEFAULT_PAGE_SIZE
+    segments_database: Annotated[str, _about("Database of `gen segments`.")] = "Process Segments"
+    timeout: Annotated[float, _about("Seconds to wait for one Fibery answer.", gt=0, le=600)] = 30.0
+    retries: Annotated[int, _about("Retries on 429, 5xx and timeouts.", ge=0, le=10)] = 5
+    fetch_deadline: Annotated[
+        float, _about("Seconds the whole read of the space may take before the build gives up.", gt=0)
+    ] = 1800.0
+    full_refresh_hours: Annotated[
+        float, _about("Read the whole space again once the last full read is this old (0: only when needed).", ge=0)
+    ] = 24.0
+    requests_per_second: Annotated[
+        float, _about("Client-side request budget (Fibery allows 3/s per token).", gt=0, le=3)
+    ] = 3.0
+    content_dir: Annotated[str, _about("Folder of hand-written Markdown pages.")] = "content"
+    templates_dir: Annotated[str, _about("Folder of template overrides.")] = "templates"
+    cache_dir: Annotated[
+        str,
+        _about("Folder of the fetch and render caches (relative to kb.toml); `gen build --full` ignores them."),
+    ] = DEFAULT_CACHE_DIR
     # Reader-facing features (issue 5): files, embeds, search.
-    max_file_size: Annotated[int, Field(ge=0)] = Field(
-        default=DEFAULT_MAX_FILE_SIZE,
-        description="Largest file (bytes) downloaded from Fibery and published; larger ones show a placeholder.",
-    )
-    file_types: list[str] = Field(
-        default_factory=lambda: list(DEFAULT_FILE_TYPES),
-        description='Content types that may be published ("image/png", or "image/*"); others show a placeholder.',
-    )
-    superset_url: str | None = Field(
-        default=None, description="Superset address: URL fields pointing under it are embedded as dashboards."
-    )
-    publish_email_fields: bool = Field(
-        default=False, description="Publish fields of e-mail addresses (people's addresses stay out by default)."
-    )
-    external_images: Literal["link", "download", "drop", "hotlink"] = Field(
-        default="link",
-        description="Images in Fibery content that live on another host: link (shown as a link to the image, "
-        "so readers' browsers never call that host unasked), download (copied into the site when built), "
-        "drop, or hotlink (shown from that host).",
-    )
-    search: bool = Field(default=True, description="Build the Pagefind search index (needs the pagefind binary).")
-    strict: bool = Field(
-        default=False,
-        description="Fail the build when a file cannot be published or the built site has a broken link.",
-    )
+    max_file_size: Annotated[
+        int,
+        _about("Largest file (bytes) downloaded from Fibery and published; larger ones show a placeholder.", ge=0),
+    ] = DEFAULT_MAX_FILE_SIZE
+    file_types: Annotated[
+        list[str],
+        _about('Content types that may be published ("image/png", or "image/*"); others show a placeholder.'),
+    ] = msgspec.field(default_factory=lambda: list(DEFAULT_FILE_TYPES))
+    superset_url: Annotated[
+        str | None, _about("Superset address: URL fields pointing under it are embedded as dashboards.")
+    ] = None
+    publish_email_fields: Annotated[
+        bool, _about("Publish fields of e-mail addresses (people's addresses stay out by default).")
+    ] = False
+    external_images: Annotated[
+        Literal["link", "download", "drop", "hotlink"],
+        _about(
+            "Images in Fibery content that live on another host: link (shown as a link to the image, "
+            "so readers' browsers never call that host unasked), download (copied into the site when built), "
+            "drop, or hotlink (shown from that host)."
+        ),
+    ] = "link"
+    search: Annotated[bool, _about("Build the Pagefind search index (needs the pagefind binary).")] = True
+    strict: Annotated[
+        bool, _about("Fail the build when a file cannot be published or the built site has a broken link.")
+    ] = False
     # Extensibility (issue 8): plugins are chosen and configured here.
-    source: str = Field(
-        default="fibery",
-        description="Where the workspace comes from: fibery, snapshot, demo, or a fibery_kb.sources plugin.",
-    )
-    plugins: dict[str, dict[str, Any]] = Field(
-        default_factory=dict,
-        description="[plugins.<name>] enables an installed fields/pages/sources plugin with these options.",
-    )
+    source: Annotated[
+        str, _about("Where the workspace comes from: fibery, snapshot, demo, or a fibery_kb.sources plugin.")
+    ] = "fibery"
+    plugins: Annotated[
+        dict[str, dict[str, Any]],
+        _about("[plugins.<name>] enables an installed fields/pages/sources plugin with these options."),
+    ] = {}
 
-    _check_base_url = field_validator("base_url")(classmethod(lambda cls, v: _check_http_url(v)))
-    _check_superset_url = field_validator("superset_url")(classmethod(lambda cls, v: _check_http_url(v)))
-
-    @field_validator("hide_fields", mode="before")
-    @classmethod
-    def _global_list(cls, value: Any) -> Any:
-        """Accept a plain list as the global form: ``hide_fields = ["Internal notes"]``."""
-        return {"*": value} if isinstance(value, list) else value
+    def __post_init__(self) -> None:
+        """The checks msgspec has no constraint for: the URLs, kept stripped."""
+        for field in ("base_url", "superset_url"):
+            msgspec.structs.force_setattr(self, field, _check_http_url(getattr(self, field), field))
 
 
-class Connection(_Strict):
-    """Where the live workspace is read from."""
+def parse_site_config(data: Mapping[str, Any], source: str) -> SiteConfig:
+    """``data`` (``kb.toml``'s tables) as a ``SiteConfig``, or a ``ConfigError`` of one line
+    naming ``source``, the key and what is wrong with it."""
+    if isinstance(data.get("hide_fields"), list):  # the global form: hide_fields = ["Internal notes"]
+        data = {**data, "hide_fields": {"*": data["hide_fields"]}}
+    try:
+        return msgspec.convert(data, SiteConfig)
+    except msgspec.ValidationError as exc:
+        key, problem = explain(exc, SiteConfig, data)
+        raise ConfigError(f"{source}: key '{key or '(top level)'}': {problem}") from None
+
+
+class Secret:
+    """The Fibery token: its repr and str are stars, so that it cannot end up in a repr, a
+    log line, an error or a traceback; ``get_secret_value`` is the one way to read it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def get_secret_value(self) -> str:
+        """The token itself: for the ``Authorization`` header and the log filter only."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    def __str__(self) -> str:
+        return "**********"
+
+
+class Connection(msgspec.Struct, kw_only=True, frozen=True):
+    """Where the live workspace is read from. Checked when made (``FieldError``)."""
 
     fibery_url: str
     space: str
-    token: SecretStr
+    token: Secret
 
-    @field_validator("fibery_url")
-    @classmethod
-    def _workspace_url(cls, value: str) -> str:
-        """Only the workspace's address: a path (``…/Space``) would be read as no space at all."""
-        url = (_check_http_url(value) or "").rstrip("/")
-        parts = urlsplit(url)
-        if parts.path or parts.query or parts.fragment:
-            origin = f"{parts.scheme}://{parts.netloc}"
-            raise ValueError(f"must be the workspace address only, e.g. {origin} (set the space with FIBERY_SPACE)")
-        return url
-
-    @field_validator("space")
-    @classmethod
-    def _non_empty(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be empty")
-        return value.strip()
+    def __post_init__(self) -> None:
+        msgspec.structs.force_setattr(self, "fibery_url", _workspace_url(self.fibery_url))
+        if not self.space.strip():
+            raise FieldError("space", "must not be empty")
+        msgspec.structs.force_setattr(self, "space", self.space.strip())
 
     @property
     def space_path(self) -> str:
@@ -201,14 +213,16 @@ class Connection(_Strict):
         return f"{self.fibery_url}/api/graphql/space/{self.space_path}"
 
 
-def _describe(error: ValidationError, source: str) -> str:
-    """Render pydantic's first error as ``source: key 'x': what is wrong``."""
-    first = error.errors()[0]
-    key = ".".join(str(p) for p in first["loc"]) or "(top level)"
-    message = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
-    message = message.removeprefix("Value error, ")
-    more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
-    return f"{source}: key '{key}': {message}{more}"
+def _workspace_url(value: str) -> str:
+    """Only the workspace's address: a path (``…/Space``) would be read as no space at all."""
+    url = (_check_http_url(value, "fibery_url") or "").rstrip("/")
+    parts = urlsplit(url)
+    if parts.path or parts.query or parts.fragment:
+        origin = f"{parts.scheme}://{parts.netloc}"
+        raise FieldError(
+            "fibery_url", f"must be the workspace address only, e.g. {origin} (set the space with FIBERY_SPACE)"
+        )
+    return url
 
 
 def template_dirs(config: SiteConfig, root: Path) -> list[str]:
@@ -249,10 +263,7 @@ def _validated(data: dict[str, Any], source: str) -> SiteConfig:
     if not data.get("base_url") and os.environ.get(BASE_URL_ENV, "").strip():
         data = {**data, "base_url": os.environ[BASE_URL_ENV].strip()}
         source = f"{source} (with {BASE_URL_ENV})"
-    try:
-        return SiteConfig.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(_describe(exc, source)) from None
+    return parse_site_config(data, source)
 
 
 def _read_token_file(path: Path) -> str:
@@ -291,12 +302,11 @@ def load_connection(
         names = ", ".join(name for name, _ in missing)
         options = ", ".join(option for _, option in missing)
         raise ConfigError(f"{names} are not set: set the environment variables or use {options}")
+    # Every value is set by now (``missing`` is empty), which the type checker cannot see
+    # through the loop above.
+    assert url and space_name and token
     try:
-        # Validated from a dict: every value is set by now (``missing`` is empty), which the
-        # type checker cannot see through the loop above.
-        return Connection.model_validate({"fibery_url": url, "space": space_name, "token": token})
-    except ValidationError as exc:
-        variables = {"fibery_url": "FIBERY_URL", "space": "FIBERY_SPACE", "token": "FIBERY_TOKEN"}
-        first = exc.errors()[0]
-        name = variables.get(str(first["loc"][0]), str(first["loc"][0]))
-        raise ConfigError(f"{name}: {first['msg'].removeprefix('Value error, ')}") from None
+        return Connection(fibery_url=url, space=space_name, token=Secret(token))
+    except FieldError as exc:
+        variables = {"fibery_url": "FIBERY_URL", "space": "FIBERY_SPACE"}
+        raise ConfigError(f"{variables.get(exc.field, exc.field)}: {exc}") from None

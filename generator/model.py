@@ -3,7 +3,9 @@
 Every source (live Fibery, a JSON snapshot, the shipped demo) produces a ``Workspace``;
 the renderer, ``gen segments`` and the snapshot writer consume it. Values are kept as the
 plain JSON Fibery returns (normalised per field kind, see ``FieldKind``) so that a snapshot
-is just ``Workspace.model_dump_json()`` and round-trips exactly.
+is just ``msgspec.json.encode(workspace)`` and round-trips exactly. The classes are msgspec
+structs: a snapshot is decoded and checked straight from its bytes, and importing them costs
+a few milliseconds (issue 18).
 
 Value shapes by kind::
 
@@ -25,16 +27,16 @@ Value shapes by kind::
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from enum import StrEnum
 from functools import cached_property
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, field_validator
-from pydantic import Field as PydanticField
+import msgspec
 
 from .naming import name_key
+from .structs import FieldError
 
 SNAPSHOT_VERSION = 1
 _FILE_REFERENCE = re.compile(r"(?:(?:https?:)?//([^/\s\"'<>()]+))?/api/files/([A-Za-z0-9_-]+)")
@@ -72,21 +74,26 @@ class FieldKind(StrEnum):
         return self in (FieldKind.RELATION, FieldKind.COLLECTION)
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=False)
+def _described(text: str) -> msgspec.Meta:
+    """A field's description, kept with its type (``structs.fields_of`` reads it)."""
+    return msgspec.Meta(description=text)
 
 
-class Field(_Model):
+class _Model(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A record of the workspace: built by keyword, and an unknown key in a snapshot is an
+    error (a typo must not silently drop data). Mutable: ``build.clean_names`` edits names
+    in place."""
+
+
+class Field(_Model, kw_only=True):
     """One field of a database."""
 
-    key: str = PydanticField(description="GraphQL field name, e.g. 'completionDate'.")
-    title: str = PydanticField(description="Readable name, e.g. 'Completion Date'.")
+    key: Annotated[str, _described("GraphQL field name, e.g. 'completionDate'.")]
+    title: Annotated[str, _described("Readable name, e.g. 'Completion Date'.")]
     kind: FieldKind
-    target: str | None = PydanticField(
-        default=None, description="Key of the database a relation or collection points at."
-    )
-    rest_name: str = PydanticField(
-        default="", description="Fibery's own name of the field, e.g. 'Things/Author' ('' when unknown)."
+    target: Annotated[str | None, _described("Key of the database a relation or collection points at.")] = None
+    rest_name: Annotated[str, _described("Fibery's own name of the field, e.g. 'Things/Author' ('' when unknown).")] = (
+        ""
     )
 
     def is_named(self, name: str) -> bool:
@@ -99,7 +106,7 @@ class Field(_Model):
         )
 
 
-class Entity(_Model):
+class Entity(_Model, kw_only=True):
     """One entity (row) of a database, with its field values keyed by ``Field.key``."""
 
     id: str
@@ -107,7 +114,7 @@ class Entity(_Model):
     name: str
     creation_date: str | None = None
     modification_date: str | None = None
-    values: dict[str, Any] = PydanticField(default_factory=dict)
+    values: dict[str, Any] = {}
 
     def public_id_key(self) -> tuple[int, int, str, str]:
         """Sort key of public-id order: numeric ids numerically ("9" before "10"), then the
@@ -123,18 +130,16 @@ class Entity(_Model):
         return [str(item["id"]) for item in items if isinstance(item, dict) and item.get("id")]
 
 
-class Database(_Model):
+class Database(_Model, kw_only=True):
     """One Fibery database of the space, with its fields and every entity."""
 
-    key: str = PydanticField(description="GraphQL type name, e.g. 'NurseryProcessSegments'.")
-    title: str = PydanticField(description="Name as Fibery shows it, e.g. 'Process Segments'.")
-    query: str = PydanticField(description="Root query field, e.g. 'findProcessSegments'.")
-    web_name: str = PydanticField(description="Database segment of Fibery web URLs, e.g. 'Process_Segments'.")
-    rest_name: str = PydanticField(
-        default="", description="Fibery's own name, 'Space/Database', e.g. 'Nursery/Process Segments'."
-    )
-    fields: list[Field] = PydanticField(default_factory=list)
-    entities: list[Entity] = PydanticField(default_factory=list)
+    key: Annotated[str, _described("GraphQL type name, e.g. 'NurseryProcessSegments'.")]
+    title: Annotated[str, _described("Name as Fibery shows it, e.g. 'Process Segments'.")]
+    query: Annotated[str, _described("Root query field, e.g. 'findProcessSegments'.")]
+    web_name: Annotated[str, _described("Database segment of Fibery web URLs, e.g. 'Process_Segments'.")]
+    rest_name: Annotated[str, _described("Fibery's own name, 'Space/Database', e.g. 'Nursery/Process Segments'.")] = ""
+    fields: list[Field] = []
+    entities: list[Entity] = []
 
     def field(self, key: str) -> Field | None:
         """Return the field called ``key`` (GraphQL name), if there is one."""
@@ -187,36 +192,40 @@ class Database(_Model):
         return secrets
 
 
-class Workspace(_Model):
-    """A Fibery space as read at one moment: the single input of every output we produce."""
+class Workspace(_Model, kw_only=True, dict=True):
+    """A Fibery space as read at one moment: the single input of every output we produce.
+    (``dict=True``: room for the ``cached_property`` index.)"""
 
     version: int = SNAPSHOT_VERSION
     fibery_url: str
     space: str
-    databases: list[Database] = PydanticField(default_factory=list)
-    files: dict[str, str] = PydanticField(
-        default_factory=dict,
-        description="Embedded file contents (base64) by Fibery file secret; demo/snapshots only.",
-    )
+    databases: list[Database] = []
+    files: Annotated[
+        dict[str, str], _described("Embedded file contents (base64) by Fibery file secret; demo/snapshots only.")
+    ] = {}
 
-    @field_validator("fibery_url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        """Every page links to this URL: a snapshot must not make it ``javascript:``."""
-        parts = urlsplit(value.strip())
+    def __post_init__(self) -> None:
+        """Every page links to ``fibery_url``: a snapshot must not make it ``javascript:``."""
+        url = self.fibery_url.strip()
+        parts = urlsplit(url)
         if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-            raise ValueError("must be an http:// or https:// URL")
-        return value.strip()
+            raise FieldError("fibery_url", "must be an http:// or https:// URL")
+        self.fibery_url = url
 
-    def __repr_args__(self) -> Iterator[tuple[str, Any]]:
+    def __rich_repr__(self) -> list[tuple[str, Any]]:
         """Name the workspace and count its entities, not list them: the whole repr is tens of
         MB at 10,000 entities, and Python (3.11, 3.12) builds it when ``asyncio.run`` ends the
         fetch (restoring the Ctrl-C handler formats the main task, result and all), which
-        once added 80 MB to a build's peak memory."""
-        yield "fibery_url", self.fibery_url
-        yield "space", self.space
-        yield "databases", [db.key for db in self.databases]
-        yield "entities", self.entity_count
+        once added 80 MB to a build's peak memory. ``__repr__`` says the same."""
+        return [
+            ("fibery_url", self.fibery_url),
+            ("space", self.space),
+            ("databases", [db.key for db in self.databases]),
+            ("entities", self.entity_count),
+        ]
+
+    def __repr__(self) -> str:
+        return f"Workspace({', '.join(f'{name}={value!r}' for name, value in self.__rich_repr__())})"
 
     @cached_property
     def entities_by_id(self) -> dict[str, tuple[Database, Entity]]:
@@ -238,14 +247,19 @@ class Workspace(_Model):
 
     def with_files(self, files: dict[str, str]) -> Workspace:
         """The same workspace holding ``files`` (base64 by secret) instead of its own."""
-        return self.model_copy(update={"files": files})
+        return msgspec.structs.replace(self, files=files)
+
+    def deep_copy(self) -> Workspace:
+        """A copy sharing nothing with this workspace. Through JSON, which is all a workspace
+        holds: several times faster than ``copy.deepcopy``."""
+        return msgspec.json.decode(msgspec.json.encode(self), type=Workspace)
 
     def in_stable_order(self) -> Workspace:
         """Return the workspace with databases by title and entities by public id (numeric
         where numeric), whatever order the source gave them in: same input, same site."""
         databases = sorted(self.databases, key=lambda d: (d.title.casefold(), d.key))
-        ordered = [d.model_copy(update={"entities": sorted(d.entities, key=Entity.public_id_key)}) for d in databases]
-        return self.model_copy(update={"databases": ordered})
+        ordered = [msgspec.structs.replace(d, entities=sorted(d.entities, key=Entity.public_id_key)) for d in databases]
+        return msgspec.structs.replace(self, databases=ordered)
 
     @property
     def entity_count(self) -> int:

@@ -36,6 +36,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
 from . import model
 from .config import SiteConfig
 from .errors import ConfigError
@@ -182,10 +184,10 @@ def _published_database(db: Database, config: SiteConfig) -> Database:
     hidden = _hidden_keys(db, config)
     if hidden:
         entities = [
-            e.model_copy(update={"values": {k: v for k, v in e.values.items() if k not in hidden}}) for e in entities
+            msgspec.structs.replace(e, values={k: v for k, v in e.values.items() if k not in hidden}) for e in entities
         ]
     fields = [f for f in db.fields if f.key not in hidden]
-    return db.model_copy(update={"fields": fields, "entities": entities})
+    return msgspec.structs.replace(db, fields=fields, entities=entities)
 
 
 def _admitted(db: Database, conditions: list[_Condition]) -> list[Entity]:
@@ -201,7 +203,7 @@ def published_files(config: SiteConfig, db: Database, fibery_url: str) -> list[s
         return []
     hidden = _hidden_keys(db, config)
     fields = [f for f in db.fields if f.key not in hidden]
-    visible = db.model_copy(update={"fields": fields, "entities": _admitted(db, _conditions(db, config))})
+    visible = msgspec.structs.replace(db, fields=fields, entities=_admitted(db, _conditions(db, config)))
     return model.referenced_files([visible], fibery_url)
 
 
@@ -210,14 +212,10 @@ def apply_publish_rules(workspace: Workspace, config: SiteConfig) -> Workspace:
     check_rules(workspace.databases, config)
     databases = [_published_database(db, config) for db in workspace.databases if is_selected(db, config)]
     used = set(model.referenced_files(databases, workspace.fibery_url))
-    # model_construct: a new object, so no index cached on the input (entities_by_id) is
-    # carried over with entities that are no longer published.
-    return Workspace.model_construct(
-        version=workspace.version,
-        fibery_url=workspace.fibery_url,
-        space=workspace.space,
-        databases=databases,
-        files={s: data for s, data in workspace.files.items() if s in used},
+    # A new struct: replace copies no cached property, so the input's index (entities_by_id)
+    # is not carried over with entities that are no longer published.
+    return msgspec.structs.replace(
+        workspace, databases=databases, files={s: data for s, data in workspace.files.items() if s in used}
     )
 
 

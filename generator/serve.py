@@ -194,7 +194,7 @@ class LoadedSource:
         self._asked: set[str] = set()
 
     def load(self) -> Workspace:
-        return self.workspace.model_copy(deep=True)
+        return self.workspace.deep_copy()
 
     def files(self, secrets: Iterable[str]) -> dict[str, str]:
         wanted = list(dict.fromkeys(secrets))

@@ -8,24 +8,26 @@ The build asks only once the publish rules have run, for the files published con
 references: a file only hidden content uses is never downloaded, and commands that publish
 nothing (``gen segments``) download nothing. Snapshots are ``Workspace`` serialised as JSON (with a format
 ``version``), so ``gen pull`` then ``gen build --snapshot`` gives the same site as a live
-build, and the demo is just a snapshot inside the package.
+build, and the demo is just a snapshot inside the package. A snapshot is decoded and checked
+by msgspec straight from its bytes, with no intermediate JSON tree.
 """
 
 from __future__ import annotations
 
-import json
 import os
+import re
 from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from pydantic import ValidationError
+import msgspec
 
 from .config import Connection, SiteConfig
 from .errors import ConfigError, SnapshotError
 from .fibery.stats import PAGE_FORMATS, RequestStats
 from .model import SNAPSHOT_VERSION, Workspace
+from .structs import explain
 
 if TYPE_CHECKING:
     from .cache import BuildCache
@@ -185,12 +187,10 @@ class SnapshotSource:
 
     def load(self) -> Workspace:
         try:
-            text = self.path.read_text(encoding="utf-8")
+            data = self.path.read_bytes()
         except OSError as exc:
             raise SnapshotError(f"snapshot {self.path}: cannot read: {exc.strerror}") from None
-        except UnicodeDecodeError:
-            raise SnapshotError(f"snapshot {self.path}: not a UTF-8 text file") from None
-        workspace = parse_snapshot(text, str(self.path))
+        workspace = parse_snapshot(data, str(self.path))
         self._carried = dict(workspace.files)
         return workspace
 
@@ -206,32 +206,69 @@ class DemoSource(SnapshotSource):
         super().__init__(Path(str(resources.files("generator").joinpath(DEMO_SNAPSHOT))))
 
 
-def parse_snapshot(text: str, name: str) -> Workspace:
-    """Parse and validate snapshot JSON, with one clear line for each way it can be wrong."""
+class _Snapshot(Workspace, kw_only=True):
+    """A snapshot file's top level: a workspace whose format ``version`` is written down
+    (a ``Workspace`` made in code defaults to the current one)."""
+
+    version: int
+
+
+def parse_snapshot(data: bytes | str, name: str) -> Workspace:
+    """Decode and check snapshot JSON, with one clear line for each way it can be wrong."""
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SnapshotError(f"snapshot {name}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    if not isinstance(data, dict) or "version" not in data:
-        raise SnapshotError(f"snapshot {name}: not a fibery-kb snapshot (no 'version' key)")
-    if data["version"] != SNAPSHOT_VERSION:
-        raise SnapshotError(
-            f"snapshot {name}: format version {data['version']!r} is not supported "
-            f"(this fibery-kb reads version {SNAPSHOT_VERSION}); pull it again with `gen pull`"
-        )
+        snapshot = msgspec.json.decode(data, type=_Snapshot)
+    except msgspec.DecodeError as exc:
+        raise SnapshotError(f"snapshot {name}: {_snapshot_problem(exc, data)}") from None
+    if snapshot.version != SNAPSHOT_VERSION:
+        raise SnapshotError(f"snapshot {name}: {_unsupported(snapshot.version)}")
+    return Workspace(**msgspec.structs.asdict(snapshot))  # shallow: shares the databases
+
+
+def _unsupported(version: Any) -> str:
+    return (
+        f"format version {version!r} is not supported "
+        f"(this fibery-kb reads version {SNAPSHOT_VERSION}); pull it again with `gen pull`"
+    )
+
+
+def _snapshot_problem(error: msgspec.DecodeError, data: bytes | str) -> str:
+    """What is wrong with snapshot ``data``, which msgspec could not decode (``error``). It is
+    decoded again as plain JSON, to tell first whether it is JSON at all (msgspec may find a
+    wrong type before the end of the text), then whether it is a snapshot of this format."""
+    raw = data.encode() if isinstance(data, str) else data
     try:
-        return Workspace.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        message = str(first["msg"]).removeprefix("Value error, ")
-        raise SnapshotError(f"snapshot {name}: invalid at {where}: {message}") from None
+        head = msgspec.json.decode(raw)
+    except msgspec.DecodeError as malformed:
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return "not a UTF-8 text file"
+        return f"not valid JSON ({_at_line(str(malformed), raw)})"
+    if not isinstance(head, dict) or "version" not in head:
+        return "not a fibery-kb snapshot (no 'version' key)"
+    if head["version"] != SNAPSHOT_VERSION:
+        return _unsupported(head["version"])
+    assert isinstance(error, msgspec.ValidationError)  # the JSON is valid: its content is not
+    where, problem = explain(error, _Snapshot, head)
+    return f"invalid at {where or '(top level)'}: {problem}"
+
+
+def _at_line(message: str, raw: bytes) -> str:
+    """msgspec's ``JSON is malformed: invalid character (byte 12)`` as ``invalid character
+    at line 1``: a line is what an editor shows."""
+    message = message.removeprefix("JSON is malformed: ")
+    found = re.search(r" \(byte (\d+)\)$", message)
+    if found is None:
+        return message[:1].lower() + message[1:]
+    line = raw.count(b"\n", 0, int(found[1])) + 1
+    return f"{message[: found.start()]} at line {line}"
 
 
 def write_snapshot(workspace: Workspace, path: Path) -> None:
-    """Save a workspace as a snapshot, atomically (a failed write leaves the old file)."""
+    """Save a workspace as a snapshot, atomically (a failed write leaves the old file).
+    Indented (one space), so that two snapshots can be compared line by line."""
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(workspace.model_dump_json(indent=1), encoding="utf-8")
+    tmp.write_bytes(msgspec.json.format(msgspec.json.encode(workspace), indent=1))
     tmp.replace(path)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from generator.config import SiteConfig
+from generator.config import SiteConfig, parse_site_config
 from generator.model import Workspace
 from generator.sources import DemoSource
 
@@ -34,7 +34,7 @@ def demo() -> Workspace:
 
 def make_config(**overrides: object) -> SiteConfig:
     """A valid ``SiteConfig`` with overrides (asserts validity like ``kb.toml`` would)."""
-    return SiteConfig.model_validate(overrides)
+    return parse_site_config(overrides, "make_config")
 
 
 def token_free(*texts: str) -> bool:

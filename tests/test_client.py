@@ -17,7 +17,7 @@ import httpx
 import pytest
 import respx
 
-from generator.config import Connection, SiteConfig
+from generator.config import Connection, Secret, SiteConfig
 from generator.errors import FiberyError
 from generator.fibery import FiberyClient, RateLimiter, retry_delay
 from generator.model import FieldKind
@@ -110,7 +110,7 @@ def fake_fibery(*, rest_schema: dict[str, Any] | None = None, **counts: int) -> 
 
 def make_client(fake: ff.FakeFibery | None = None, **kwargs) -> FiberyClient:
     """A client of the test space; with ``fake``, talking to it in-process."""
-    connection = Connection(fibery_url=URL, space="Knowledge Base", token=TOKEN)
+    connection = Connection(fibery_url=URL, space="Knowledge Base", token=Secret(TOKEN))
     kwargs.setdefault("requests_per_second", 3)
     kwargs.setdefault("backoff", 0.0)
     if fake is not None:
@@ -389,7 +389,7 @@ def test_the_fibery_source_cleans_rich_text_during_the_fetch(fibery, monkeypatch
     from generator import text
     from generator.sources import FiberySource
 
-    connection = Connection(fibery_url=URL, space="Knowledge Base", token=TOKEN)
+    connection = Connection(fibery_url=URL, space="Knowledge Base", token=Secret(TOKEN))
     rich_text = text.RichText()  # the build's, handed to the source
     with respx.mock(assert_all_called=False) as mock:  # the source makes its own client: no transport to hand in
         mock.route(host="acme.fibery.io").mock(side_effect=fibery.httpx_handler)

@@ -10,14 +10,14 @@ drive the real client against the fake over HTTP, with a fetch cache in a tempor
 from __future__ import annotations
 
 import copy
-import json
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
-from generator.config import Connection
+from generator.config import Connection, Secret
 from generator.fibery import FetchCache, FiberyClient
 
 from . import fake_fibery as ff
@@ -40,7 +40,7 @@ def served() -> ff.FakeFibery:
 
 
 def fetch(fake: ff.FakeFibery, folder: Path, **kwargs: Any):
-    connection = Connection(fibery_url=fake.url, space=fake.snapshot["space"], token=TOKEN)
+    connection = Connection(fibery_url=fake.url, space=fake.snapshot["space"], token=Secret(TOKEN))
     cache = FetchCache(folder, fibery_url=connection.fibery_url, space=connection.space)
     client = FiberyClient(connection=connection, requests_per_second=100, cache=cache, **kwargs)
     return client.fetch_workspace(), client.stats
@@ -80,7 +80,7 @@ def test_the_incremental_fetch_equals_a_full_one(served: ff.FakeFibery, tmp_path
     incremental, _ = fetch(served, tmp_path / "cache")
     full, _ = fetch(served, tmp_path / "empty")
 
-    assert json.loads(incremental.model_dump_json()) == json.loads(full.model_dump_json())
+    assert msgspec.to_builtins(incremental) == msgspec.to_builtins(full)
 
 
 def test_the_space_is_read_in_full_once_the_last_full_read_is_too_old(served: ff.FakeFibery, tmp_path: Path):

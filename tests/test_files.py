@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 import httpx
+import msgspec
 import pytest
 
 from generator.build import build
@@ -172,7 +173,7 @@ def test_only_published_files_are_downloaded(tmp_path: Path) -> None:
         assert result.returncode == 0, result.stderr
         asked = sorted(e.path.removeprefix("/api/files/") for e in server.stats.log if e.path.startswith("/api/files/"))
     rules = make_config(hide_fields={"Guides": ["Attachments"]})
-    published = apply_publish_rules(Workspace.model_validate(DEMO), rules)
+    published = apply_publish_rules(msgspec.convert(DEMO, Workspace), rules)
     assert asked == sorted(published.referenced_files())
     assert 0 < len(asked) < len(DEMO["files"])  # the attachments' files were left alone
 
@@ -225,7 +226,7 @@ def test_missing_files_are_placeholders_and_a_warning(
 
 
 def test_strict_fails_the_build_and_keeps_the_previous_site(tmp_path: Path, demo: Workspace) -> None:
-    build(StaticSource(demo.model_copy(deep=True)), make_config(), out=tmp_path / "site", root=ROOT)
+    build(StaticSource(demo.deep_copy()), make_config(), out=tmp_path / "site", root=ROOT)
     before = site_files(tmp_path / "site")
     with pytest.raises(RenderError, match="cannot be published \\(strict mode\\)"):
         build(StaticSource(_demo_with_broken_files(demo)), make_config(strict=True), out=tmp_path / "site", root=ROOT)

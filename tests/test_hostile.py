@@ -14,6 +14,7 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path, PurePosixPath
 
+import msgspec
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -275,7 +276,7 @@ def test_sanitiser_output_is_never_executable(html: str) -> None:
 
 
 def test_the_hostile_workspace_is_a_valid_snapshot() -> None:
-    workspace = Workspace.model_validate(HOSTILE)
+    workspace = msgspec.convert(HOSTILE, Workspace)
     assert workspace.entity_count == sum(len(db["entities"]) for db in HOSTILE["databases"])
 
 

@@ -16,7 +16,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "generator"
 
-FOUNDATION = {"generator", "model", "naming", "errors", "logs", "content_urls", "text", "memory"}
+FOUNDATION = {"generator", "model", "structs", "naming", "errors", "logs", "content_urls", "text", "memory"}
 """Imported by every stage; they import no stage."""
 STAGES: list[tuple[str, set[str]]] = [
     ("foundation", FOUNDATION),

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from generator.model import Field, FieldKind
@@ -55,7 +56,7 @@ def test_example_plugin_changes_the_demo_site(tmp_path: Path, example_plugin: di
     (tmp_path / "kb.toml").write_text(PLUGINS_TOML)
     snapshot = json.loads((ROOT / "generator" / "demo" / "workspace.json").read_text())
     segments = next(db for db in snapshot["databases"] if db["title"] == "Process Segments")
-    segments["fields"].append(Field(key="weeklyYield", title="Weekly yield", kind=FieldKind.TEXT).model_dump())
+    segments["fields"].append(msgspec.to_builtins(Field(key="weeklyYield", title="Weekly yield", kind=FieldKind.TEXT)))
     for n, entity in enumerate(segments["entities"]):
         entity["values"]["weeklyYield"] = f"{n}, {n + 3}, {n + 1}, {n + 5}"
     (tmp_path / "snap.json").write_text(json.dumps(snapshot))

@@ -35,6 +35,7 @@ import yaml
 
 from generator.cli import cli
 from generator.config import SiteConfig
+from generator.structs import fields_of
 
 from .secantus_server import available as secantus_available
 
@@ -560,10 +561,10 @@ def test_docs_list_every_kb_toml_key_with_its_default(demo_run: Path) -> None:
     text = docs_page(demo_run, "configuration")
 
     assert "kb.toml reference" not in text, "the hook did not replace its marker"
-    for name, info in SiteConfig.model_fields.items():
-        default = info.default_factory() if info.default_factory else info.default
+    for info in fields_of(SiteConfig):
+        default = info.default
         shown = "(unset)" if default is None else "{}" if default == {} else json.dumps(default)
-        assert re.search(rf"\n{re.escape(name)}\n.*\n{re.escape(shown)}\n", text), name
+        assert re.search(rf"\n{re.escape(info.name)}\n.*\n{re.escape(shown)}\n", text), info.name
 
 
 def test_docs_list_every_environment_variable(demo_run: Path) -> None:

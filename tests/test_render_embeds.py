@@ -61,7 +61,8 @@ def test_without_superset_url_every_url_is_a_link(tmp_path: Path, demo: Workspac
 
 def test_superset_url_must_be_http() -> None:
     import pytest
-    from pydantic import ValidationError
 
-    with pytest.raises(ValidationError):
+    from generator.structs import FieldError
+
+    with pytest.raises(FieldError, match="must be an http:// or https:// URL"):
         SiteConfig(superset_url="javascript:alert(1)")

@@ -74,7 +74,7 @@ def test_rich_text_links_are_rewritten_and_unpublished_ones_counted(tmp_path: Pa
         f' <a href="{BASE}/Equipment/Potting-Machine-PM-2-1">c</a> <a href="{BASE}/Guides/999">d</a>'
         f' <a href="https://example.com/Nursery_Knowledge_Base/Guides/2">e</a></p>'
     )
-    _, baseline = _build_with_body(tmp_path / "plain", demo.model_copy(deep=True), "<p>no links</p>")
+    _, baseline = _build_with_body(tmp_path / "plain", demo.deep_copy(), "<p>no links</p>")
     page, unpublished = _build_with_body(tmp_path, demo, html)
     assert page.count(f'href="{POTTING_SOIL}"') == 2
     assert f'href="{BASE}/Equipment/Potting-Machine-PM-2-1"' in page  # kept, as a plain link

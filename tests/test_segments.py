@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import msgspec
 import pytest
 from click.testing import CliRunner
 from hypothesis import given, settings
@@ -206,7 +207,7 @@ def test_cli_table_shows_markup_like_names_as_typed(tmp_path: Path) -> None:
     workspace = steps(("1", None))
     workspace.databases[0].entities[0].name = "[bold red]Weird[/] name"
     snapshot = tmp_path / "s.json"
-    snapshot.write_text(workspace.model_dump_json())
+    snapshot.write_bytes(msgspec.json.encode(workspace))
     result = CliRunner().invoke(cli, ["segments", "--snapshot", str(snapshot), "--database", "Steps"])
     assert result.exit_code == 0, result.output
     assert "[bold red]Weird[/] name" in result.output

@@ -58,7 +58,7 @@ def entity(workspace: Workspace, name: str):
 
 
 def without(workspace: Workspace, name: str) -> Workspace:
-    copy = workspace.model_copy(deep=True)
+    copy = workspace.deep_copy()
     db = copy.database("ProcessSegments")
     db.entities = [e for e in db.entities if e.name != name]
     return copy

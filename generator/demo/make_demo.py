@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import markdown
+import msgspec
 
 from generator.model import Database, Entity, Field, FieldKind, Workspace
 
@@ -206,7 +207,7 @@ def build_workspace() -> Workspace:
 
 def dump(workspace: Workspace) -> str:
     """Serialise the workspace as stable, sorted, pretty-printed ASCII JSON."""
-    return json.dumps(workspace.model_dump(mode="json"), indent=1, sort_keys=True) + "\n"
+    return json.dumps(msgspec.to_builtins(workspace), indent=1, sort_keys=True) + "\n"
 
 
 def main() -> None:

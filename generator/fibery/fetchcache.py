@@ -19,7 +19,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, TypeAdapter, ValidationError
+import msgspec
 
 from ..files import temporary_file, write_atomically
 from ..model import Entity
@@ -28,7 +28,6 @@ log = logging.getLogger(__name__)
 
 FETCH_CACHE_VERSION = 2
 """2: REST names, user kinds and nested-list limits in the list queries (issue 13)."""
-_ENTITIES = TypeAdapter(list[Entity])
 
 
 def _write_lines(path: Path, entities: dict[str, list[Entity]]) -> str:
@@ -39,7 +38,7 @@ def _write_lines(path: Path, entities: dict[str, list[Entity]]) -> str:
     try:
         with os.fdopen(handle, "wb") as out:
             for key, items in entities.items():
-                line = key.encode() + b"\t" + _ENTITIES.dump_json(items) + b"\n"
+                line = key.encode() + b"\t" + msgspec.json.encode(items) + b"\n"
                 digest.update(line)
                 out.write(line)
         os.replace(tmp, path)
@@ -49,7 +48,7 @@ def _write_lines(path: Path, entities: dict[str, list[Entity]]) -> str:
     return digest.hexdigest()
 
 
-class CachedDatabase(BaseModel):
+class CachedDatabase(msgspec.Struct, kw_only=True):
     """How one database's cached entities were read, and from when to ask for changes."""
 
     fingerprint: str
@@ -66,7 +65,7 @@ class CachedDatabase(BaseModel):
     the fields that can change without its ``modificationDate`` (collections, formulas)."""
 
 
-class FetchMeta(BaseModel):
+class FetchMeta(msgspec.Struct, kw_only=True):
     """The small part of the fetch cache, read before the first request is sent."""
 
     version: int = FETCH_CACHE_VERSION
@@ -109,8 +108,8 @@ class FetchCache:
         if not self.read or not self._meta.is_file():
             return None
         try:
-            meta = FetchMeta.model_validate_json(self._meta.read_bytes())
-        except (OSError, ValidationError, ValueError) as exc:
+            meta = msgspec.json.decode(self._meta.read_bytes(), type=FetchMeta)
+        except (OSError, ValueError) as exc:  # msgspec's errors are ValueErrors
             log.info("fetch cache ignored (%s): a full fetch", type(exc).__name__)
             return None
         if (meta.version, meta.fibery_url, meta.space) != (FETCH_CACHE_VERSION, self.fibery_url, self.space):
@@ -129,8 +128,8 @@ class FetchCache:
                 for line in handle:
                     digest.update(line)
                     key, _, data = line.partition(b"\t")
-                    entities[key.decode()] = _ENTITIES.validate_python(json.loads(data))
-        except (OSError, ValidationError, ValueError) as exc:
+                    entities[key.decode()] = msgspec.json.decode(data, type=list[Entity])
+        except (OSError, ValueError) as exc:  # msgspec's errors are ValueErrors
             log.info("fetch cache entities ignored (%s): a full fetch", type(exc).__name__)
             return None
         if digest.hexdigest() != meta.entities_digest:
@@ -148,7 +147,7 @@ class FetchCache:
                 meta.entities_digest = previous.entities_digest
             else:
                 meta.entities_digest = _write_lines(self._entities, entities or {})
-            write_atomically(self._meta, meta.model_dump_json().encode(), dir_mode=0o700)
+            write_atomically(self._meta, msgspec.json.encode(meta), dir_mode=0o700)
         except OSError as exc:
             log.warning("fetch cache not written to %s: %s", self.folder, exc.strerror or exc)
 

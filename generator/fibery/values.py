@@ -11,6 +11,8 @@ import logging
 import re
 from typing import Any
 
+import msgspec
+
 from ..errors import FiberyError
 from ..model import Database, Entity, FieldKind
 from .schema import COLLECTION_LIMIT, DatabasePlan
@@ -90,7 +92,7 @@ def with_volatile(plan: DatabasePlan, entity: Entity, raw: Any) -> Entity:
         raise FiberyError(f"malformed data from Fibery: entity {entity.id} of {plan.database.title}: {exc}") from None
     if all(entity.values.get(key) == value for key, value in fresh.items()):
         return entity
-    return entity.model_copy(update={"values": {**entity.values, **fresh}})
+    return msgspec.structs.replace(entity, values={**entity.values, **fresh})
 
 
 def list_query(plan: DatabasePlan, *, limit: int, offset: int, where: str = "") -> str:
@@ -182,7 +184,7 @@ def _rebuild(database: Database, key: str, other: Database, back: str) -> None:
             kept = [item for item in listed if item.get("id") in known]
             seen = {item["id"] for item in kept}
             value = kept + [item for item in rebuilt if item["id"] not in seen]
-            database.entities[number] = entity.model_copy(update={"values": {**entity.values, key: value}})
+            database.entities[number] = msgspec.structs.replace(entity, values={**entity.values, key: value})
 
 
 def _warn_if_capped(database: Database, key: str) -> None:

@@ -12,21 +12,21 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import msgspec
 from markupsafe import Markup, escape
-from pydantic import BaseModel
 
 from ..errors import RenderError
+from ..structs import fields_of
 from .fields import KIND_LABELS, format_date, format_datetime, is_safe_url, wrap_url
 
 
-def card_rows(model: BaseModel) -> list[tuple[str, Any, bool]]:
-    """(label, value, is_url) for each field of any pydantic model: the model card's rows."""
+def card_rows(model: msgspec.Struct) -> list[tuple[str, Any, bool]]:
+    """(label, value, is_url) for each field of any struct: the model card's rows."""
     rows = []
-    for name, info in type(model).model_fields.items():
-        value = getattr(model, name)
-        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
-        is_url = bool(extra.get("url")) and isinstance(value, str) and is_safe_url(value)
-        rows.append((info.title or name.replace("_", " ").capitalize(), value, is_url))
+    for info in fields_of(type(model)):
+        value = getattr(model, info.name)
+        is_url = bool(info.extra.get("url")) and isinstance(value, str) and is_safe_url(value)
+        rows.append((info.title or info.name.replace("_", " ").capitalize(), value, is_url))
     return rows
 
 

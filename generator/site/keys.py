@@ -23,6 +23,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import msgspec
+
 from .. import __version__, badges
 from ..config import SiteConfig
 from ..model import Database, FieldKind, Workspace
@@ -36,6 +38,19 @@ if TYPE_CHECKING:
 
 def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def _settings(config: SiteConfig) -> bytes:
+    """``kb.toml``'s settings as JSON, but for ``cache_dir``: where the cache lives changes
+    no page, and a build with another cache folder may carry the same pages over."""
+    settings = msgspec.structs.asdict(config)
+    del settings["cache_dir"]
+    return msgspec.json.encode(settings)
+
+
+def _schema(db: Database) -> bytes:
+    """The database without its entities (names, fields), as JSON."""
+    return msgspec.json.encode(msgspec.structs.replace(db, entities=[]))
 
 
 def _files_under(folder: Path) -> Iterable[tuple[str, bytes]]:
@@ -54,7 +69,7 @@ def global_key(config: SiteConfig, dirs: list[str], renderers: FieldRenderers, *
     for base in dirs:
         for name, data in _files_under(Path(base)):
             digest.update(f"{base}/{name}\0{_digest(data)}\0".encode())
-    digest.update(config.model_dump_json(exclude={"cache_dir"}).encode())
+    digest.update(_settings(config))
     functions = [*sorted(renderers.by_kind.items()), *sorted(renderers.by_field.items())]
     for key, function in functions:
         digest.update(f"{key}={function.__module__}.{function.__qualname__}\0".encode())
@@ -73,9 +88,7 @@ def content_digest(content_dir: Path) -> str:
 def entity_digests(workspace: Workspace) -> dict[str, bytes]:
     """Each entity's digest (its id, name, dates and every value)."""
     return {
-        e.id: hashlib.sha256(e.model_dump_json().encode()).digest()[:16]
-        for db in workspace.databases
-        for e in db.entities
+        e.id: hashlib.sha256(msgspec.json.encode(e)).digest()[:16] for db in workspace.databases for e in db.entities
     }
 
 
@@ -94,7 +107,7 @@ def site_key(
     for name, data in _files_under(content_dir):
         digest.update(f"{name}\0{_digest(data)}\0".encode())
     for db in workspace.databases:
-        digest.update(db.model_dump_json(exclude={"entities"}).encode())
+        digest.update(_schema(db))
         for entity in db.entities:
             digest.update(digests[entity.id])
     for secret, content in sorted(workspace.files.items()):
@@ -108,7 +121,7 @@ def _pages_start(plan: SitePlan, base: str) -> hashlib._Hash:
     start = hashlib.sha256(base.encode())
     start.update(json.dumps([plan.title, plan.nav, plan.db_paths, plan.db_pages]).encode())
     for db in plan.workspace.databases:
-        start.update(db.model_dump_json(exclude={"entities"}).encode())
+        start.update(_schema(db))
     return start
 
 

@@ -16,12 +16,11 @@ import json
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import jinja2
+import msgspec
 from markupsafe import Markup, escape
-from pydantic import BaseModel
-from pydantic import Field as PydanticField
 
 from .. import article, badges, diagram, feed
 from ..errors import RenderError
@@ -63,14 +62,15 @@ def _done(result: PageResult) -> PageJob:
     return PageJob(result.path, lambda: result)
 
 
-class FiberyFacts(BaseModel):
-    """The Fibery facts shown on the home page's model card."""
+class FiberyFacts(msgspec.Struct, kw_only=True):
+    """The Fibery facts shown on the home page's model card (labels and links as in
+    ``status.BuildFacts``)."""
 
-    workspace: str = PydanticField(title="Workspace", json_schema_extra={"url": True})
-    space: str = PydanticField(title="Space")
-    space_homepage: str = PydanticField(title="Space homepage", json_schema_extra={"url": True})
-    api_base: str = PydanticField(title="API base address", json_schema_extra={"url": True})
-    graphql_explorer: str = PydanticField(title="GraphQL explorer", json_schema_extra={"url": True})
+    workspace: Annotated[str, msgspec.Meta(title="Workspace", extra={"url": True})]
+    space: Annotated[str, msgspec.Meta(title="Space")]
+    space_homepage: Annotated[str, msgspec.Meta(title="Space homepage", extra={"url": True})]
+    api_base: Annotated[str, msgspec.Meta(title="API base address", extra={"url": True})]
+    graphql_explorer: Annotated[str, msgspec.Meta(title="GraphQL explorer", extra={"url": True})]
 
     @classmethod
     def of(cls, workspace: Workspace) -> FiberyFacts:

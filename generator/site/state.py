@@ -13,7 +13,7 @@ import hashlib
 import logging
 from pathlib import Path
 
-from pydantic import BaseModel, ValidationError
+import msgspec
 
 from ..files import write_atomically
 from .writer import scan
@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 RENDER_CACHE_VERSION = 1
 
 
-class RenderState(BaseModel):
+class RenderState(msgspec.Struct, kw_only=True):
     """What one output folder was built from and holds (the render cache's record)."""
 
     version: int = RENDER_CACHE_VERSION
@@ -68,8 +68,8 @@ def load_render_state(folder: Path, out: Path) -> RenderState | None:
     if not path.is_file():
         return None
     try:
-        state = RenderState.model_validate_json(path.read_bytes())
-    except (OSError, ValidationError, ValueError) as exc:
+        state = msgspec.json.decode(path.read_bytes(), type=RenderState)
+    except (OSError, ValueError) as exc:  # msgspec's errors are ValueErrors
         log.info("render cache ignored (%s): every page is rendered", type(exc).__name__)
         return None
     return state if (state.version, state.out) == (RENDER_CACHE_VERSION, str(out.resolve())) else None
@@ -78,6 +78,6 @@ def load_render_state(folder: Path, out: Path) -> RenderState | None:
 def save_render_state(folder: Path, state: RenderState) -> None:
     """Record ``state`` in the render cache ``folder`` (a warning when it cannot be written)."""
     try:
-        write_atomically(_record(folder, Path(state.out)), state.model_dump_json().encode(), dir_mode=0o700)
+        write_atomically(_record(folder, Path(state.out)), msgspec.json.encode(state), dir_mode=0o700)
     except OSError as exc:
         log.warning("render cache not written to %s: %s", folder.parent, exc.strerror or exc)

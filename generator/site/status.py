@@ -8,10 +8,9 @@ each phase took, and the content hash. It is rendered last, once those are known
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
-from pydantic import BaseModel
-from pydantic import Field as PydanticField
+import msgspec
 
 if TYPE_CHECKING:
     from ..report import BuildReport
@@ -20,18 +19,19 @@ if TYPE_CHECKING:
 STATUS_PAGE = "status.html"
 
 
-class BuildFacts(BaseModel):
-    """The rows of the status page's card (``model_card`` in ``macros.html``)."""
+class BuildFacts(msgspec.Struct, kw_only=True):
+    """The rows of the status page's card (``model_card`` in ``macros.html``): each field's
+    title is its label, and ``extra={"url": True}`` shows the value as a link."""
 
-    built_at: str = PydanticField(title="Built at (UTC)")
-    fibery_url: str = PydanticField(title="Source", json_schema_extra={"url": True})
-    space: str = PydanticField(title="Space")
-    entities: int = PydanticField(title="Entities published")
-    pages: int = PydanticField(title="Pages")
-    requests: int = PydanticField(title="Fibery requests")
-    retries: int = PydanticField(title="Retries")
-    unpublished_links: int = PydanticField(title="Links to unpublished entities")
-    content_hash: str = PydanticField(title="Content hash (SHA-256)")
+    built_at: Annotated[str, msgspec.Meta(title="Built at (UTC)")]
+    fibery_url: Annotated[str, msgspec.Meta(title="Source", extra={"url": True})]
+    space: Annotated[str, msgspec.Meta(title="Space")]
+    entities: Annotated[int, msgspec.Meta(title="Entities published")]
+    pages: Annotated[int, msgspec.Meta(title="Pages")]
+    requests: Annotated[int, msgspec.Meta(title="Fibery requests")]
+    retries: Annotated[int, msgspec.Meta(title="Retries")]
+    unpublished_links: Annotated[int, msgspec.Meta(title="Links to unpublished entities")]
+    content_hash: Annotated[str, msgspec.Meta(title="Content hash (SHA-256)")]
 
     @classmethod
     def of(cls, report: BuildReport) -> BuildFacts:
