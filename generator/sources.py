@@ -27,7 +27,7 @@ from .config import Connection, SiteConfig
 from .errors import ConfigError, SnapshotError
 from .fibery.stats import PAGE_FORMATS, RequestStats
 from .model import SNAPSHOT_VERSION, Workspace
-from .structs import explain
+from .structs import decode_json, explain
 
 if TYPE_CHECKING:
     from .cache import BuildCache
@@ -216,7 +216,7 @@ class _Snapshot(Workspace, kw_only=True):
 def parse_snapshot(data: bytes | str, name: str) -> Workspace:
     """Decode and check snapshot JSON, with one clear line for each way it can be wrong."""
     try:
-        snapshot = msgspec.json.decode(data, type=_Snapshot)
+        snapshot = decode_json(data, _Snapshot)
     except msgspec.DecodeError as exc:
         raise SnapshotError(f"snapshot {name}: {_snapshot_problem(exc, data)}") from None
     if snapshot.version != SNAPSHOT_VERSION:

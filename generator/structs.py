@@ -14,18 +14,20 @@ field.
 from __future__ import annotations
 
 import functools
+import gc
 import re
 import types
 import typing
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
 if typing.TYPE_CHECKING:
     import msgspec.inspect
 
+T = TypeVar("T")
 _ERROR = re.compile(r"(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?", re.DOTALL)
 _STEP = re.compile(r"\.(\w+)|\[(\d+)\]|\[\.\.\.\]")
 _OF_FIELD = {
@@ -191,3 +193,20 @@ def fields_of(cls: type[msgspec.Struct]) -> list[FieldInfo]:
         default = field.default if field.default_factory is msgspec.NODEFAULT else field.default_factory()
         infos.append(FieldInfo(field.name, kind, default, schema.get("title"), schema.get("description"), dict(extra)))
     return infos
+
+
+# --------------------------------------------------------------------------- decoding
+
+
+def decode_json(data: bytes | str, into: type[T]) -> T:
+    """``msgspec.json.decode(data, type=into)`` with the garbage collector paused. Decoding
+    a snapshot allocates millions of containers, all of which stay alive: each collection
+    that their allocation triggers walks them for nothing (half the time of decoding 100,000
+    entities). Decoding makes no reference cycles, so there is nothing to collect."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return msgspec.json.decode(data, type=into)
+    finally:
+        if paused:
+            gc.enable()

@@ -23,6 +23,7 @@ import msgspec
 
 from ..files import temporary_file, write_atomically
 from ..model import Entity
+from ..structs import decode_json
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +129,7 @@ class FetchCache:
                 for line in handle:
                     digest.update(line)
                     key, _, data = line.partition(b"\t")
-                    entities[key.decode()] = msgspec.json.decode(data, type=list[Entity])
+                    entities[key.decode()] = decode_json(data, list[Entity])
         except (OSError, ValueError) as exc:  # msgspec's errors are ValueErrors
             log.info("fetch cache entities ignored (%s): a full fetch", type(exc).__name__)
             return None
