@@ -10,6 +10,12 @@ Three kinds of problem, each a ``Problem`` naming the page and the link:
 
 External links (with a scheme, or ``//host``) are counted, not fetched: a check must work
 offline and give the same answer twice. Each page is parsed once.
+
+A build's check is incremental (``LinkOutcomes``): what a page contributes to the report
+depends only on its folder, its bytes, which of the names its links look up exist, and the
+ids of the pages its anchors point into, so a rebuild works out again only the pages where
+one of those changed, then walks the remembered page → page links from ``index.html``.
+The report is the same, problem for problem and in the same order, as a check from scratch.
 """
 
 from __future__ import annotations
@@ -17,17 +23,21 @@ from __future__ import annotations
 import fnmatch
 import html
 import json
+import logging
 import posixpath
 import re
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 LINK_ATTRIBUTES = frozenset({"href", "src", "data-rows"})
 DEFAULT_ALLOWED_ORPHANS = ("404.html",)
 SKIPPED_FOLDERS = ("pagefind/",)
+
+log = logging.getLogger(__name__)
 
 
 _HIDDEN = re.compile(r"<!--.*?-->|<(script|style)\b[^>]*>.*?</\1\s*>", re.DOTALL | re.IGNORECASE)
@@ -112,6 +122,9 @@ class CheckReport:
     problems: list[Problem] = field(default_factory=list)
     read: int = 0
     """Pages read and parsed; the others' links came from the facts of an earlier check."""
+    worked: int = field(default=0, compare=False)
+    """Pages whose outcome was worked out link by link; the others' held from an earlier
+    check (``LinkOutcomes``). Not compared: it says how the report was found, not what."""
 
     def count(self, kind: str) -> int:
         return sum(1 for p in self.problems if p.kind == kind)
@@ -139,10 +152,38 @@ class PageFacts:
     REWRITE = 8
     """The main file is rewritten when the pages added beside it are more than 1/REWRITE of it."""
 
+    LATER = 256
+    """Pages a check parses before it loads facts deferred (``later``): about what loading
+    them costs (0.1 s at 10,000 pages, 0.3 ms a page parsed)."""
+
     def __init__(self, pages: dict[str, _Page] | None = None, main: Iterable[str] = ()) -> None:
         self.pages: dict[str, _Page] = pages or {}
         self.main = set(main)
         """The digests the main file holds (the others: added beside it, or found since)."""
+        self._later: Path | None = None
+
+    @classmethod
+    def later(cls, path: Path) -> PageFacts:
+        """The facts saved at ``path``, loaded only when a check has parsed ``LATER`` pages
+        and has more to parse (``wanted``): a rebuild whose check works out a few pages
+        again (``LinkOutcomes``) parses those rather than loading the facts of all."""
+        facts = cls()
+        facts._later = path
+        return facts
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the facts are loaded (else, deferred and still unread: nothing to save)."""
+        return self._later is None
+
+    def wanted(self, parsed: int) -> bool:
+        """Whether to look a page up in the facts, ``parsed`` pages having been parsed;
+        loads the deferred facts when they are first wanted."""
+        if self._later is not None and parsed >= self.LATER:
+            loaded = self.load(self._later)
+            loaded.pages.update(self.pages)  # what was parsed before: true of a digest forever
+            self.pages, self.main, self._later = loaded.pages, loaded.main, None
+        return self._later is None
 
     @staticmethod
     def added(path: Path) -> Path:
@@ -192,6 +233,180 @@ class PageFacts:
         return json.dumps({"version": self.VERSION, "strings": list(index), "pages": pages}).encode()
 
 
+class LinkOutcomes:
+    """What each page of a build's last check gave the report (``_Outcome``), by path: what
+    makes the check of a rebuild incremental.
+
+    A page's outcome is a function of its folder, its bytes, which of the names its links
+    looked up are in the site (``_Site.probe``: the file set matters only through them)
+    and the ids of the pages its anchors point into. So an outcome ``holds`` again when the
+    page's digest is the same, each of those names is still in the site or still not, and
+    each page whose ids it looked in has the same digest: the pages a rebuild wrote, and
+    the few that link to a file it added or removed, are worked out again; the crawl is
+    then a walk of the remembered page → page links, with no per-link work.
+
+    Saved beside ``PageFacts``' file as one string table and, per page, an entry of indexes
+    into it (``_encode``); every name looked up is listed once, as present or absent then.
+    A page whose outcome held keeps its entry as read, and the table only grows, so a
+    rebuild encodes only the pages it worked out; the file is written whole again (its
+    unused strings dropped) once the table has grown by a ``REWRITE``-th. A file that cannot
+    be read, or is of another version, gives no outcomes, and one whose entries do not make
+    sense is given up as the crawl meets it: the check starts from scratch, which is slower,
+    never wrong. ``VERSION`` changes whenever what an outcome is worked out from changes
+    (the parsing of pages, ``_verdict``, ``_Site.probe``) or the entries' form does."""
+
+    VERSION = 1
+    REWRITE = 8
+    KINDS = ("broken link", "missing anchor")
+
+    def __init__(self) -> None:
+        self._saved: dict[str, list[Any]] = {}
+        """Path → the page's entry as read."""
+        self._strings: list[str] = []
+        self._present: list[int] = []
+        self._absent: list[int] = []
+        self._compact = 0
+        """The strings the table had when the file was last written whole."""
+        self.pages: dict[str, _Outcome | list[Any]] = {}
+        """This check's outcomes, once ``check_site`` has run: worked out, or entries that held."""
+        self._files: set[str] = set()
+        self._worked = 0
+
+    @staticmethod
+    def beside(facts: Path) -> Path:
+        """Where the outcomes are saved, beside the ``PageFacts`` file ``facts``."""
+        return facts.with_name(f"{facts.stem}.outcomes{facts.suffix}")
+
+    @classmethod
+    def load(cls, path: Path) -> LinkOutcomes:
+        """The outcomes saved at ``path``; none when it is missing, unreadable or of
+        another version."""
+        outcomes = cls()
+        try:
+            data = json.loads(path.read_bytes())
+            if not isinstance(data, dict) or data.get("version") != cls.VERSION:
+                return outcomes
+            strings, present, absent, pages = data["strings"], data["present"], data["absent"], data["pages"]
+            compact = data["compact"]
+            if not all(isinstance(x, list) for x in (strings, present, absent, pages)) or not isinstance(compact, int):
+                return outcomes
+            if not all(isinstance(x, str) for x in strings):
+                return outcomes
+            if not all(isinstance(i, int) and 0 <= i < len(strings) for i in present + absent):
+                return outcomes
+            saved = {strings[entry[0]]: entry for entry in pages}
+        except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError):
+            return outcomes
+        outcomes._saved, outcomes._strings, outcomes._compact = saved, strings, compact
+        outcomes._present, outcomes._absent = present, absent
+        return outcomes
+
+    def __len__(self) -> int:
+        return len(self._saved)
+
+    def usable(self, files: set[str], digests: Mapping[str, str]) -> Callable[[str], list[Any] | None] | None:
+        """The function that gives a page's saved entry when its outcome holds for a site
+        of ``files`` whose pages have ``digests``, else None; None when nothing was saved."""
+        if not self._saved:
+            return None
+        strings = self._strings
+        flipped = {i for i in self._present if strings[i] not in files}
+        flipped.update(i for i in self._absent if strings[i] in files)
+
+        def holds(page: str) -> list[Any] | None:
+            entry = self._saved.get(page)
+            if entry is None or not digests.get(page) or entry[1] != digests[page]:
+                return None
+            anchors = entry[7]
+            if anchors and any(digests.get(strings[anchors[i]]) != anchors[i + 1] for i in range(0, len(anchors), 2)):
+                return None
+            if flipped and not (flipped.isdisjoint(entry[5]) and flipped.isdisjoint(entry[6])):
+                return None
+            return entry
+
+        return holds
+
+    def problems(self, entry: list[Any]) -> list[tuple[str, str]]:
+        """The (kind, link) problems of a saved entry."""
+        problems, kinds, strings = entry[4], self.KINDS, self._strings
+        return [(kinds[problems[i]], strings[problems[i + 1]]) for i in range(0, len(problems), 2)]
+
+    def targets(self, entry: list[Any]) -> list[str]:
+        """The pages a saved entry links to, in order."""
+        strings = self._strings
+        return [strings[i] for i in entry[5]]
+
+    def replace(self, pages: dict[str, _Outcome | list[Any]], files: set[str], worked: int) -> None:
+        """Take ``pages`` as the outcomes of the check of a site of ``files``, ``worked`` of
+        them worked out (the others: their saved entries)."""
+        self.pages, self._files, self._worked = pages, files, worked
+
+    def forget(self) -> None:
+        """Let go of the saved outcomes: the check goes on as if there were none."""
+        self.__init__()  # type: ignore[misc]
+
+    def changed(self) -> bool:
+        """Whether this check's outcomes differ from the saved ones (else nothing to save):
+        one was worked out again, or the pages reached are others."""
+        return self._worked > 0 or self.pages.keys() != self._saved.keys()
+
+    def dump(self) -> bytes:
+        """This check's outcomes, as JSON (the pages with no digest left out: nothing would
+        tell whether they hold)."""
+        whole = not self._strings or len(self._strings) * self.REWRITE > self._compact * (self.REWRITE + 1)
+        index = {} if whole else {string: i for i, string in enumerate(self._strings)}
+        names = set() if whole else {*self._present, *self._absent}
+        entries = []
+        for path, outcome in self.pages.items():
+            if isinstance(outcome, list) and not whole:
+                entries.append(outcome)  # its names are among the table's already
+                continue
+            if isinstance(outcome, list):
+                outcome = self._decode(outcome)
+            elif outcome.digest is None or None in outcome.anchors.values():
+                continue
+            entry = self._encode(path, outcome, index)
+            names.update(entry[5], entry[6])
+            entries.append(entry)
+        strings = list(index)
+        present = sorted(i for i in names if strings[i] in self._files)
+        absent = sorted(names.difference(present))
+        data = {
+            "version": self.VERSION,
+            "compact": len(strings) if whole else self._compact,
+            "strings": strings,
+            "present": present,
+            "absent": absent,
+            "pages": entries,
+        }
+        return json.dumps(data, separators=(",", ":")).encode()
+
+    def _encode(self, path: str, outcome: _Outcome, index: dict[str, int]) -> list[Any]:
+        """A page's entry: [path, digest, internal, external, problems (kind, link)…,
+        targets, probes, anchors (page, digest)…], strings as indexes into the table."""
+        kinds = {kind: number for number, kind in enumerate(self.KINDS)}
+        problems = [n for kind, link in outcome.problems for n in (kinds[kind], index.setdefault(link, len(index)))]
+        targets = [index.setdefault(target, len(index)) for target in outcome.targets]
+        probes = [index.setdefault(probe, len(index)) for probe in outcome.probes]
+        anchors: list[int | str] = []
+        for page, digest in outcome.anchors.items():
+            anchors += (index.setdefault(page, len(index)), digest or "")
+        entry = [index.setdefault(path, len(index)), outcome.digest, outcome.internal, outcome.external]
+        return [*entry, problems, targets, probes, anchors]
+
+    def _decode(self, entry: list[Any]) -> _Outcome:
+        strings, anchors = self._strings, entry[7]
+        return _Outcome(
+            entry[1],
+            entry[2],
+            entry[3],
+            self.problems(entry),
+            self.targets(entry),
+            [strings[i] for i in entry[6]],
+            {strings[anchors[i]]: anchors[i + 1] for i in range(0, len(anchors), 2)},
+        )
+
+
 class _Site:
     """The site's files and parsed pages (each parsed at most once, or taken from ``facts``
     by the digest of its bytes when ``digests`` knows it)."""
@@ -219,7 +434,8 @@ class _Site:
     def page(self, path: str) -> _Page:
         if path not in self._parsed:
             digest = self._digests.get(path)
-            known = self._facts.pages.get(digest) if self._facts is not None and digest else None
+            facts = self._facts if self._facts is not None and self._facts.wanted(self.read) else None
+            known = facts.pages.get(digest) if facts is not None and digest else None
             if known is None:
                 known = _Page.of((self.root / path).read_text(encoding="utf-8", errors="replace"), self._tags)
                 self.read += 1
@@ -228,16 +444,26 @@ class _Site:
             self._parsed[path] = known
         return self._parsed[path]
 
+    def digest(self, path: str) -> str | None:
+        return self._digests.get(path)
+
     def resolve(self, page: str, path: str) -> str | None:
         """The site file a link's path points at from ``page``, or None."""
+        return self.probe(page, path)[0]
+
+    def probe(self, page: str, path: str) -> tuple[str | None, tuple[str, ...]]:
+        """``resolve``, and the names whose presence in the site decided it (in the order
+        looked up): the answer is the same for any file set that has the same of them."""
         base = "" if path.startswith("/") else posixpath.dirname(page)
         target = posixpath.normpath(posixpath.join(base, unquote(path).lstrip("/")))
         if target == "." or target.startswith("../") or target == "..":
-            return "index.html" if target == "." and "index.html" in self.files else None
+            if target != ".":
+                return None, ()
+            return ("index.html" if "index.html" in self.files else None), ("index.html",)
         if target in self.files:
-            return target
+            return target, (target,)
         index = f"{target}/index.html"
-        return index if index in self.files else None
+        return (index if index in self.files else None), (target, index)
 
 
 def check_site(
@@ -248,6 +474,7 @@ def check_site(
     files: Iterable[str] | None = None,
     digests: Mapping[str, str] | None = None,
     facts: PageFacts | None = None,
+    outcomes: LinkOutcomes | None = None,
 ) -> CheckReport:
     """Crawl ``site`` from ``start`` and report broken links, missing anchors and pages
     no link reaches.
@@ -255,34 +482,27 @@ def check_site(
     A build hands in what it knows: the site's ``files`` (else the folder is listed), the
     ``digests`` of their bytes and the ``facts`` of pages it checked before, so that only
     the pages it wrote are read; each link's verdict is worked out once per folder (a
-    site's pages share most of their links). ``facts`` gains the pages read."""
+    site's pages share most of their links). ``facts`` gains the pages read.
+
+    With ``outcomes`` (and ``digests``) the check is incremental: a page whose remembered
+    outcome still holds (``LinkOutcomes.holds``) is not looked at, link by link, again;
+    ``outcomes`` then holds this check's."""
     root = _Site(site.resolve(), files, digests, facts)
     report = CheckReport()
     if start not in root.files:
         report.problems.append(Problem("broken link", "(site)", start))
         return report
-    reached, queue = {start}, deque([start])
-    by_folder: dict[str, dict[str, _Verdict]] = {}
-    while queue:
-        page = queue.popleft()
-        report.pages += 1
-        shared = by_folder.setdefault(posixpath.dirname(page), {})
-        own: dict[str, _Verdict] = {}
-        for link in root.page(page).links:
-            verdicts = own if not link or link[0] in "#?" else shared  # no path: the page itself
-            found = verdicts.get(link)
-            if found is None:
-                found = verdicts[link] = _verdict(root, page, link)
-            kind, target, problem = found
-            if kind == "external":
-                report.external += 1
-                continue
-            report.links += kind == "internal"
-            if problem:
-                report.problems.append(Problem(problem, page, link))
-            if target and target.endswith(".html") and target not in reached:
-                reached.add(target)
-                queue.append(target)
+    digests = digests or {}
+    holds = outcomes.usable(root.files, digests) if outcomes is not None and digests else None
+    try:
+        reached = _crawl(root, start, report, digests, outcomes, holds)
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError):
+        if holds is None or outcomes is None:
+            raise
+        log.warning("link check: the remembered outcomes do not make sense; checking every page")
+        outcomes.forget()
+        report = CheckReport()
+        reached = _crawl(root, start, report, digests, outcomes, None)
     report.read = root.read
     allowed = (*DEFAULT_ALLOWED_ORPHANS, *allow_orphans)
     for path in sorted(root.files - reached):
@@ -292,8 +512,98 @@ def check_site(
     return report
 
 
-_Verdict = tuple[str, str | None, str | None]
-"""A link's kind, the site file it reaches and its problem (``_verdict``)."""
+def _crawl(
+    root: _Site,
+    start: str,
+    report: CheckReport,
+    digests: Mapping[str, str],
+    outcomes: LinkOutcomes | None,
+    holds: Callable[[str], list[Any] | None] | None,
+) -> set[str]:
+    """Walk the site from ``start`` breadth first, each page's outcome worked out (or its
+    saved entry, when ``holds`` says it holds) and added to ``report``: the pages reached.
+    ``outcomes``, when given, takes this crawl's outcomes."""
+    found: dict[str, _Outcome | list[Any]] = {}
+    reached, queue = {start}, deque([start])
+    by_folder: dict[str, dict[str, _Verdict]] = {}
+    while queue:
+        page = queue.popleft()
+        entry = holds(page) if holds else None
+        if entry is not None and outcomes is not None:
+            found[page] = entry
+            report.links += entry[2]
+            report.external += entry[3]
+            if entry[4]:
+                report.problems += [Problem(kind, page, link) for kind, link in outcomes.problems(entry)]
+            targets = outcomes.targets(entry)
+        else:
+            outcome = _outcome(root, page, by_folder.setdefault(posixpath.dirname(page), {}), digests.get(page))
+            report.worked += 1
+            found[page] = outcome
+            report.links += outcome.internal
+            report.external += outcome.external
+            report.problems += [Problem(kind, page, link) for kind, link in outcome.problems]
+            targets = outcome.targets
+        report.pages += 1
+        for target in targets:
+            if target not in reached:
+                reached.add(target)
+                queue.append(target)
+    if outcomes is not None:
+        outcomes.replace(found, root.files, report.worked)
+    return reached
+
+
+@dataclass
+class _Outcome:
+    """What one page gives the report, and what that depends on besides its folder.
+
+    ``problems`` are (kind, link) in link order; ``targets`` the other HTML pages it links
+    to, each once, in the order first linked (the crawl's order); ``probes`` the names,
+    other than ``targets``, whose presence in the site its links' resolution looked up;
+    ``anchors`` the other pages whose ids it looked in, with their digests then."""
+
+    digest: str | None
+    internal: int = 0
+    external: int = 0
+    problems: list[tuple[str, str]] = field(default_factory=list)
+    targets: list[str] = field(default_factory=list)
+    probes: list[str] = field(default_factory=list)
+    anchors: dict[str, str | None] = field(default_factory=dict)
+
+
+def _outcome(root: _Site, page: str, shared: dict[str, _Verdict], digest: str | None) -> _Outcome:
+    """Work out ``page``'s outcome link by link; ``shared`` holds the verdicts of its folder's
+    links that have a path (the same for every page of the folder)."""
+    outcome = _Outcome(digest)
+    own: dict[str, _Verdict] = {}
+    seen, probes = {page}, set[str]()
+    for link in root.page(page).links:
+        verdicts = own if not link or link[0] in "#?" else shared  # no path: the page itself
+        found = verdicts.get(link)
+        if found is None:
+            found = verdicts[link] = _verdict(root, page, link)
+        kind, target, problem, extra, anchor = found
+        if kind == "external":
+            outcome.external += 1
+            continue
+        outcome.internal += kind == "internal"
+        if problem:
+            outcome.problems.append((problem, link))
+        if extra:
+            probes.update(extra)
+        if anchor and anchor != page and anchor not in outcome.anchors:
+            outcome.anchors[anchor] = root.digest(anchor)
+        if target and target.endswith(".html") and target not in seen:
+            seen.add(target)
+            outcome.targets.append(target)
+    outcome.probes = sorted(probes - seen)
+    return outcome
+
+
+_Verdict = tuple[str, str | None, str | None, tuple[str, ...], str | None]
+"""A link's kind, the site file it reaches, its problem, the names looked up to resolve
+it other than an HTML target, and the page whose ids it looked in (``_verdict``)."""
 
 
 def _verdict(root: _Site, page: str, link: str) -> _Verdict:
@@ -301,16 +611,19 @@ def _verdict(root: _Site, page: str, link: str) -> _Verdict:
     reaches and the problem it has. The same for every page of a folder when it has a path."""
     parts = _split(link)
     if parts is None:
-        return "invalid", None, "broken link"
+        return "invalid", None, "broken link", (), None
     scheme, path, fragment = parts
     if scheme or link.startswith("//"):
-        return "external", None, None
-    target = root.resolve(page, path) if path else page
+        return "external", None, None, (), None
+    target, probes = root.probe(page, path) if path else (page, ())
+    if target and target.endswith(".html"):
+        probes = tuple(name for name in probes if name != target)  # a target: among the outcome's
     if target is None:
-        return "internal", None, "broken link"
-    if fragment and target.endswith(".html") and unquote(fragment) not in root.page(target).ids:
-        return "internal", target, "missing anchor"
-    return "internal", target, None
+        return "internal", None, "broken link", probes, None
+    if fragment and target.endswith(".html"):
+        problem = "missing anchor" if unquote(fragment) not in root.page(target).ids else None
+        return "internal", target, problem, probes, target
+    return "internal", target, None, probes, None
 
 
 def _split(link: str) -> tuple[str, str, str] | None:
