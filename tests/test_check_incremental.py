@@ -1,0 +1,271 @@
+"""The incremental link check (``check.LinkOutcomes``): over any series of edits to a site,
+a check that reuses the outcomes of the one before gives the report a check from scratch
+gives: the same pages, link counts and problems, in the same order."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from generator.check import CheckReport, LinkOutcomes, PageFacts, check_site
+
+PAGES = ["index.html", "a.html", "b.html", "d/index.html", "d/c.html", "d/e/f.html", "d/e/index.html", "g/h.html"]
+OTHER = ["img.png", "d/x.css", "d/e", "g/index.html.bak"]
+LINKS = [
+    "a.html", "b.html#top", "#top", "#x", "", "?q", "d/", "d", "d/c.html#y", "d/c.html#top", "../a.html",
+    "../../a.html", "/d/c.html", "/d/c.html#x", "img.png", "../img.png", "https://example.com/a.html",
+    "//host/x", "mailto:a@b", "e/", "e", "e/f.html#top", "e/index.html#x", "c.html", "c.html#y", "index.html",
+    "index.html#top", "./", ".", "/", "x.css", "d/x.css", "nope.html", "%64/c.html", "f.html", "../g/h.html",
+    "g/h.html#x", "../../g/h.html", "http://[bad", " a.html", "b.html?x=1#top", "../index.html#x",
+]  # fmt: skip
+IDS = ["top", "x", "y"]
+
+
+def page(links: list[str], ids: list[str]) -> str:
+    anchors = "".join(f'<a href="{link}">l</a>' for link in links)
+    return "<!doctype html><html><body>" + "".join(f'<p id="{i}"></p>' for i in ids) + anchors + "</body></html>"
+
+
+html_pages = st.builds(page, st.lists(st.sampled_from(LINKS), max_size=8), st.lists(st.sampled_from(IDS), max_size=3))
+edits = st.one_of(
+    st.tuples(st.just("write"), st.sampled_from(PAGES), html_pages),
+    st.tuples(st.just("write"), st.sampled_from(OTHER), st.just("bytes")),
+    st.tuples(st.just("delete"), st.sampled_from(PAGES + OTHER), st.just("")),
+)
+
+
+def full(site: Path) -> CheckReport:
+    return check_site(site, allow_orphans=("g/*",))
+
+
+class Checker:
+    """Checks one site again and again as a build does: files and digests handed in, facts
+    and outcomes carried from one check to the next through their files."""
+
+    def __init__(self, site: Path, cache: Path) -> None:
+        self.site, self.facts_file = site, cache / "site.links.json"
+        self.outcomes_file = LinkOutcomes.beside(self.facts_file)
+        self.facts = PageFacts()
+
+    def check(self) -> CheckReport:
+        files = sorted(p.relative_to(self.site).as_posix() for p in self.site.rglob("*") if p.is_file())
+        digests = {f: hashlib.sha256((self.site / f).read_bytes()).hexdigest() for f in files if f.endswith(".html")}
+        outcomes = LinkOutcomes.load(self.outcomes_file)
+        report = check_site(
+            self.site, allow_orphans=("g/*",), files=files, digests=digests, facts=self.facts, outcomes=outcomes
+        )
+        if outcomes.changed() or not self.outcomes_file.exists():
+            self.outcomes_file.write_bytes(outcomes.dump())
+        return report
+
+
+def same(found: CheckReport, expected: CheckReport) -> None:
+    assert (found.pages, found.links, found.external) == (expected.pages, expected.links, expected.external)
+    assert found.problems == expected.problems  # the same problems in the same order
+
+
+@pytest.fixture
+def folders() -> Iterator[tuple[Path, Path]]:
+    folder = Path(tempfile.mkdtemp())
+    yield folder / "site", folder / "cache"
+    shutil.rmtree(folder)
+
+
+def apply(site: Path, edit: tuple[str, str, str]) -> None:
+    action, path, body = edit
+    target = site / path
+    if action == "delete":
+        if target.is_file():
+            target.unlink()
+        return
+    if target.is_dir():  # "d/e" as a file cannot be beside the folder d/e
+        return
+    if any(parent.is_file() for parent in target.parents):
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(body)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(start=st.dictionaries(st.sampled_from(PAGES), html_pages, min_size=1), steps=st.lists(edits, max_size=12))
+def test_incremental_checks_give_the_report_of_a_check_from_scratch(
+    start: dict[str, str], steps: list[tuple[str, str, str]]
+) -> None:
+    folder = Path(tempfile.mkdtemp())
+    try:
+        site, cache = folder / "site", folder / "cache"
+        cache.mkdir()
+        for path, body in {"index.html": page(["a.html"], []), **start}.items():
+            apply(site, ("write", path, body))
+        checker = Checker(site, cache)
+        same(checker.check(), full(site))
+        for edit in steps:
+            apply(site, edit)
+            same(checker.check(), full(site))
+    finally:
+        shutil.rmtree(folder)
+
+
+def test_scripted_edits_reuse_what_holds_and_work_out_what_changed(folders: tuple[Path, Path]) -> None:
+    """The edits the outcomes must notice, each checked against a check from scratch, and
+    the pages worked out again: the page edited, and those whose outcome depended on it."""
+    site, cache = folders
+    cache.mkdir(parents=True)
+    pages = {
+        "index.html": page(["a.html", "b.html#top", "d/", "nope.html", "d/e/"], ["top"]),
+        "a.html": page(["index.html", "b.html#top", "img.png"], []),
+        "b.html": page(["index.html", "#top", "d/c.html"], ["top"]),
+        "d/index.html": page(["../index.html", "c.html#y"], []),
+        "d/c.html": page(["../index.html", "e/f.html"], ["y"]),
+        "d/e/f.html": page(["../../index.html"], []),
+    }
+    for path, body in pages.items():
+        apply(site, ("write", path, body))
+    checker = Checker(site, cache)
+
+    def step(*edit: str) -> CheckReport:
+        if edit:
+            apply(site, (edit[0], edit[1], edit[2] if len(edit) > 2 else ""))
+        report = checker.check()
+        same(report, full(site))
+        return report
+
+    first = step()
+    assert first.worked == first.pages == 6
+    kinds = [(p.kind, p.page, p.target) for p in first.problems]
+    assert kinds == [
+        ("broken link", "index.html", "nope.html"),
+        ("broken link", "index.html", "d/e/"),
+        ("broken link", "a.html", "img.png"),
+    ]
+    assert step().worked == 0  # nothing changed: every outcome holds
+    # A file added: the broken links to it now resolve; only the pages that looked it up change.
+    assert step("write", "img.png", "png").worked == 1
+    # folder/ → folder/index.html: "d/e/" resolves once d/e/index.html exists (and is reached).
+    report = step("write", "d/e/index.html", page(["../../index.html"], []))
+    assert report.worked == 2 and report.pages == 7  # index.html and the new page
+    # An id a fragment points at removed: the pages linking to b.html#top are worked out again.
+    report = step("write", "b.html", page(["index.html", "d/c.html"], []))
+    assert report.worked == 3
+    assert [(p.page, p.target) for p in report.problems if p.kind == "missing anchor"] == [
+        ("index.html", "b.html#top"),
+        ("a.html", "b.html#top"),
+    ]
+    # A page's links changed so that another becomes unreachable.
+    report = step("write", "d/c.html", page(["../index.html"], ["y"]))
+    assert report.worked == 2  # d/c.html, and d/index.html whose anchor points into it
+    assert [p.page for p in report.problems if p.kind == "unreachable"] == ["d/e/f.html"]
+    # A file removed: the links to it break.
+    report = step("delete", "a.html")
+    assert ("broken link", "index.html", "a.html") in [(p.kind, p.page, p.target) for p in report.problems]
+    assert report.worked == 1  # a.html is linked from index.html only
+
+
+def test_an_unreadable_or_other_version_file_means_a_check_from_scratch(folders: tuple[Path, Path]) -> None:
+    site, cache = folders
+    cache.mkdir(parents=True)
+    apply(site, ("write", "index.html", page(["a.html", "#x", "gone.html"], [])))
+    apply(site, ("write", "a.html", page(["index.html#x"], ["x"])))
+    checker = Checker(site, cache)
+    first = checker.check()
+    saved = json.loads(checker.outcomes_file.read_bytes())
+    broken = [
+        b"{not json",
+        b"[]",
+        b"null",
+        json.dumps(saved | {"version": LinkOutcomes.VERSION + 1}).encode(),
+        json.dumps(saved | {"strings": [1, 2]}).encode(),
+        json.dumps(saved | {"present": [10**6]}).encode(),
+        json.dumps(saved | {"pages": [[0]]}).encode(),
+        json.dumps(saved | {"pages": "x"}).encode(),
+    ]
+    for data in broken:
+        checker.outcomes_file.write_bytes(data)
+        report = checker.check()
+        same(report, first)
+        assert report.worked == report.pages
+    # An entry with wrong fields whose digest matches: given up as the crawl meets it.
+    damaged = [[entry[0], entry[1], "x", *entry[3:]] for entry in saved["pages"]]
+    checker.outcomes_file.write_bytes(json.dumps(saved | {"pages": damaged}).encode())
+    report = checker.check()
+    same(report, first)
+    assert report.worked == report.pages
+    assert checker.check().worked == 0  # and the file written again is whole
+
+
+def test_the_table_is_written_whole_again_once_it_has_grown(folders: tuple[Path, Path]) -> None:
+    """A rebuild appends the strings of the pages it worked out to the table; once they are
+    an eighth more, the file is written whole, unused strings dropped."""
+    site, cache = folders
+    cache.mkdir(parents=True)
+    apply(site, ("write", "index.html", page([f"p{i}.html" for i in range(16)], [])))
+    for i in range(16):
+        apply(site, ("write", f"p{i}.html", page(["index.html"], [])))
+    checker = Checker(site, cache)
+    checker.check()
+    sizes = []
+    for round in range(12):
+        apply(site, ("write", "p0.html", page(["index.html", f"nope{round}.html"], [])))
+        same(checker.check(), full(site))
+        sizes.append(len(json.loads(checker.outcomes_file.read_bytes())["strings"]))
+    assert max(sizes) <= sizes[0] * 9 // 8 + 2
+    assert min(sizes[1:]) < max(sizes)  # written whole at least once
+
+
+def test_a_rebuild_reports_what_a_full_build_reports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Through real builds: after each change (an entity renamed, a content page's links
+    broken and mended, a page added that a broken link points at, an entity removed), the
+    rebuild's check reports what a check from scratch of the same site reports, having
+    worked out fewer pages than it has when few changed."""
+    from generator import check
+    from generator.build import build
+    from generator.cache import BuildCache
+    from generator.sources import DemoSource, SnapshotSource
+
+    from .conftest import make_config
+
+    reports: list[CheckReport] = []
+    real = check.check_site
+
+    def recorded(*args: Any, **kwargs: Any) -> CheckReport:
+        reports.append(real(*args, **kwargs))
+        return reports[-1]
+
+    monkeypatch.setattr(check, "check_site", recorded)
+    root, out, snapshot = tmp_path / "project", tmp_path / "site", tmp_path / "workspace.json"
+    (root / "content").mkdir(parents=True)
+    about = root / "content" / "about.md"
+    about.write_text("# About\n\n[home](index.html) [gone](extra.html) [anchor](index.html#nowhere) [x](#top)\n")
+    data = json.loads(Path(DemoSource().path).read_text())
+    snapshot.write_text(json.dumps(data))
+    cache = BuildCache(tmp_path / "cache")
+
+    def rebuild() -> CheckReport:
+        reports.clear()
+        build(SnapshotSource(snapshot), make_config(search=False), out=out, root=root, cache=cache)
+        (found,) = reports
+        same(found, real(out, allow_orphans=("status.html",)))
+        return found
+
+    first = rebuild()
+    assert first.worked == first.pages and first.count("broken link") == 1 and first.count("missing anchor") == 2
+    data["databases"][0]["entities"][0]["name"] += " (renamed)"
+    snapshot.write_text(json.dumps(data))
+    assert 0 < rebuild().worked < first.pages
+    (root / "content" / "extra.md").write_text("# Extra\n\n[about](about.html#about) [missing](about.html#no)\n")
+    assert rebuild().count("broken link") == 0  # every page again: the navigation lists content pages
+    about.write_text("# About\n\n[home](index.html) [extra](extra.html#extra)\n")
+    found = rebuild()
+    assert [(p.kind, p.page, p.target) for p in found.problems] == [("missing anchor", "extra.html", "about.html#no")]
+    del data["databases"][0]["entities"][1]
+    snapshot.write_text(json.dumps(data))
+    assert 0 < rebuild().worked < first.pages
