@@ -293,7 +293,7 @@ def _check_links(writer: SiteWriter, config: SiteConfig, cache: BuildCache | Non
     if facts_file and facts.loaded and (report.read or not facts_file.exists()):  # else they cover every page
         saved += facts.files(facts_file, digests.values())
     if outcomes_file and (outcomes.changed() or not outcomes_file.exists()):
-        saved.append((outcomes_file, outcomes.dump()))
+        saved += outcomes.files(outcomes_file)
     try:
         for path, data in saved:
             if data is None:

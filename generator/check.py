@@ -24,6 +24,7 @@ import fnmatch
 import html
 import json
 import logging
+import os
 import posixpath
 import re
 from collections import deque
@@ -247,13 +248,18 @@ class LinkOutcomes:
 
     Saved beside ``PageFacts``' file as one string table and, per page, an entry of indexes
     into it (``_encode``); every name looked up is listed once, as present or absent then.
-    A page whose outcome held keeps its entry as read, and the table only grows, so a
-    rebuild encodes only the pages it worked out; the file is written whole again (its
-    unused strings dropped) once the table has grown by a ``REWRITE``-th. A file that cannot
-    be read, or is of another version, gives no outcomes, and one whose entries do not make
-    sense is given up as the crawl meets it: the check starts from scratch, which is slower,
-    never wrong. ``VERSION`` changes whenever what an outcome is worked out from changes
-    (the parsing of pages, ``_verdict``, ``_Site.probe``) or the entries' form does."""
+    Only the outcomes of this check are kept, each either worked out or found to hold in
+    it, so every entry is true of the site the presence lists describe. As with the facts,
+    a rebuild writes only what differs from the main file, beside it (``added``: the
+    strings it appended to the table, its entries, the main file's pages it no longer has,
+    the presence lists), until that is a ``REWRITE``-th of the main file, which is then
+    written whole. The added file names the main file it goes with (a random ``id``), so
+    the two cannot be mixed: the main file alone is an earlier check's outcomes, still true.
+
+    A file that cannot be read, or is of another version, gives no outcomes, and one whose
+    entries do not make sense is given up as the crawl meets it: the check starts from
+    scratch, slower, never wrong. ``VERSION`` changes whenever what an outcome is worked out
+    from changes (the parsing of pages, ``_verdict``, ``_Site.probe``) or the entries' form."""
 
     VERSION = 1
     REWRITE = 8
@@ -265,8 +271,8 @@ class LinkOutcomes:
         self._strings: list[str] = []
         self._present: list[int] = []
         self._absent: list[int] = []
-        self._compact = 0
-        """The strings the table had when the file was last written whole."""
+        self._main: tuple[str, int, dict[str, list[Any]]] | None = None
+        """The main file's id, the strings of its table and its entries, when one was read."""
         self.pages: dict[str, _Outcome | list[Any]] = {}
         """This check's outcomes, once ``check_site`` has run: worked out, or entries that held."""
         self._files: set[str] = set()
@@ -277,29 +283,53 @@ class LinkOutcomes:
         """Where the outcomes are saved, beside the ``PageFacts`` file ``facts``."""
         return facts.with_name(f"{facts.stem}.outcomes{facts.suffix}")
 
+    @staticmethod
+    def added(path: Path) -> Path:
+        """The file beside ``path`` that holds what changed since it was written."""
+        return path.with_name(f"{path.stem}.added{path.suffix}")
+
     @classmethod
     def load(cls, path: Path) -> LinkOutcomes:
-        """The outcomes saved at ``path``; none when it is missing, unreadable or of
-        another version."""
+        """The outcomes saved at ``path`` and beside it; none when the main file is missing,
+        unreadable or of another version (and its own when the added file is, or is not
+        the main file's)."""
         outcomes = cls()
+        if outcomes._read(path) and outcomes._main is not None:
+            main = outcomes._main, outcomes._saved, outcomes._strings, outcomes._present, outcomes._absent
+            if not outcomes._read(cls.added(path)):
+                outcomes._main, outcomes._saved, outcomes._strings, outcomes._present, outcomes._absent = main
+        return outcomes
+
+    def _read(self, path: Path) -> bool:
+        """Read the main file at ``path`` or, once it is read, the added file: whether it
+        could be (else nothing is taken from it)."""
         try:
             data = json.loads(path.read_bytes())
-            if not isinstance(data, dict) or data.get("version") != cls.VERSION:
-                return outcomes
-            strings, present, absent, pages = data["strings"], data["present"], data["absent"], data["pages"]
-            compact = data["compact"]
-            if not all(isinstance(x, list) for x in (strings, present, absent, pages)) or not isinstance(compact, int):
-                return outcomes
-            if not all(isinstance(x, str) for x in strings):
-                return outcomes
-            if not all(isinstance(i, int) and 0 <= i < len(strings) for i in present + absent):
-                return outcomes
-            saved = {strings[entry[0]]: entry for entry in pages}
+            if not isinstance(data, dict) or data.get("version") != self.VERSION:
+                return False
+            tail, present, absent, pages = data["strings"], data["present"], data["absent"], data["pages"]
+            dropped = data["dropped"] if self._main else []
+            if not all(isinstance(x, list) for x in (tail, present, absent, pages, dropped)):
+                return False
+            if self._main is None and isinstance(data["id"], str):
+                strings, saved = tail, {}
+            elif self._main is not None and data["main"] == self._main[0]:
+                strings, saved = self._strings + tail, dict(self._saved)
+            else:
+                return False
+            if not all(isinstance(x, str) for x in tail):
+                return False
+            if not all(isinstance(i, int) and 0 <= i < len(strings) for i in present + absent + dropped):
+                return False
+            for i in dropped:
+                saved.pop(strings[i], None)
+            saved.update((strings[entry[0]], entry) for entry in pages)
         except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError):
-            return outcomes
-        outcomes._saved, outcomes._strings, outcomes._compact = saved, strings, compact
-        outcomes._present, outcomes._absent = present, absent
-        return outcomes
+            return False
+        if self._main is None:
+            self._main = (data["id"], len(strings), saved)
+        self._saved, self._strings, self._present, self._absent = saved, strings, present, absent
+        return True
 
     def __len__(self) -> int:
         return len(self._saved)
@@ -350,34 +380,71 @@ class LinkOutcomes:
         one was worked out again, or the pages reached are others."""
         return self._worked > 0 or self.pages.keys() != self._saved.keys()
 
-    def dump(self) -> bytes:
-        """This check's outcomes, as JSON (the pages with no digest left out: nothing would
-        tell whether they hold)."""
-        whole = not self._strings or len(self._strings) * self.REWRITE > self._compact * (self.REWRITE + 1)
-        index = {} if whole else {string: i for i, string in enumerate(self._strings)}
-        names = set() if whole else {*self._present, *self._absent}
-        entries = []
+    def files(self, path: Path) -> list[tuple[Path, bytes | None]]:
+        """What to save of this check's outcomes (the pages with no digest left out: nothing
+        would tell whether they hold): (file, its new bytes, or None: delete it), the main
+        file at ``path`` first."""
+        if self._main is not None:
+            added = self._added()
+            if added is not None:
+                return [(self.added(path), added)]
+        return [(path, self._whole()), (self.added(path), None)]
+
+    def _added(self) -> bytes | None:
+        """The added file that goes with the main file read, or None when it would be
+        more than a ``REWRITE``-th of it."""
+        assert self._main is not None
+        main, count, entries = self._main
+        index = {string: i for i, string in enumerate(self._strings)}
+        names = {*self._present, *self._absent}
+        pages = []
         for path, outcome in self.pages.items():
-            if isinstance(outcome, list) and not whole:
-                entries.append(outcome)  # its names are among the table's already
-                continue
+            if isinstance(outcome, _Outcome):
+                if outcome.digest is None or None in outcome.anchors.values():
+                    continue
+                entry = self._encode(path, outcome, index)
+                names.update(entry[5], entry[6])
+                pages.append(entry)
+            elif outcome is not entries.get(path):
+                pages.append(outcome)  # held, from the added file: its names are listed already
+        if (len(pages) * self.REWRITE > len(entries)) or (len(index) - count) * self.REWRITE > count:
+            return None
+        strings = list(index)
+        dropped = [index[path] for path in entries.keys() - self.pages.keys()]
+        present = sorted(i for i in names if strings[i] in self._files)
+        data = {
+            "version": self.VERSION,
+            "main": main,
+            "strings": strings[count:],
+            "present": present,
+            "absent": sorted(names.difference(present)),
+            "dropped": sorted(dropped),
+            "pages": pages,
+        }
+        return json.dumps(data, separators=(",", ":")).encode()
+
+    def _whole(self) -> bytes:
+        """The main file: every outcome of this check, its strings only, and a new id."""
+        index: dict[str, int] = {}
+        names: set[int] = set()
+        pages = []
+        for path, outcome in self.pages.items():
             if isinstance(outcome, list):
                 outcome = self._decode(outcome)
             elif outcome.digest is None or None in outcome.anchors.values():
                 continue
             entry = self._encode(path, outcome, index)
             names.update(entry[5], entry[6])
-            entries.append(entry)
+            pages.append(entry)
         strings = list(index)
         present = sorted(i for i in names if strings[i] in self._files)
-        absent = sorted(names.difference(present))
         data = {
             "version": self.VERSION,
-            "compact": len(strings) if whole else self._compact,
+            "id": os.urandom(8).hex(),
             "strings": strings,
             "present": present,
-            "absent": absent,
-            "pages": entries,
+            "absent": sorted(names.difference(present)),
+            "pages": pages,
         }
         return json.dumps(data, separators=(",", ":")).encode()
 

@@ -64,7 +64,8 @@ class Checker:
             self.site, allow_orphans=("g/*",), files=files, digests=digests, facts=self.facts, outcomes=outcomes
         )
         if outcomes.changed() or not self.outcomes_file.exists():
-            self.outcomes_file.write_bytes(outcomes.dump())
+            for path, data in outcomes.files(self.outcomes_file):
+                path.write_bytes(data) if data is not None else path.unlink(missing_ok=True)
         return report
 
 
@@ -190,6 +191,7 @@ def test_an_unreadable_or_other_version_file_means_a_check_from_scratch(folders:
     ]
     for data in broken:
         checker.outcomes_file.write_bytes(data)
+        LinkOutcomes.added(checker.outcomes_file).unlink(missing_ok=True)
         report = checker.check()
         same(report, first)
         assert report.worked == report.pages
@@ -202,23 +204,40 @@ def test_an_unreadable_or_other_version_file_means_a_check_from_scratch(folders:
     assert checker.check().worked == 0  # and the file written again is whole
 
 
-def test_the_table_is_written_whole_again_once_it_has_grown(folders: tuple[Path, Path]) -> None:
-    """A rebuild appends the strings of the pages it worked out to the table; once they are
-    an eighth more, the file is written whole, unused strings dropped."""
+def test_a_rebuild_saves_what_changed_beside_the_main_file_until_it_is_an_eighth_of_it(
+    folders: tuple[Path, Path],
+) -> None:
+    """A rebuild writes the entries it worked out, the strings it added and the pages it
+    dropped beside the main file, which is written whole again once those are an eighth of
+    it; an added file that is not the main file's is not read (the main file alone holds)."""
     site, cache = folders
     cache.mkdir(parents=True)
-    apply(site, ("write", "index.html", page([f"p{i}.html" for i in range(16)], [])))
-    for i in range(16):
+    apply(site, ("write", "index.html", page([f"p{i}.html" for i in range(32)], [])))
+    for i in range(32):
         apply(site, ("write", f"p{i}.html", page(["index.html"], [])))
     checker = Checker(site, cache)
+    main, added = checker.outcomes_file, LinkOutcomes.added(checker.outcomes_file)
     checker.check()
-    sizes = []
+    assert main.exists() and not added.exists()
+    written = []
     for round in range(12):
-        apply(site, ("write", "p0.html", page(["index.html", f"nope{round}.html"], [])))
+        apply(site, ("write", f"p{round % 5}.html", page(["index.html", f"nope{round}.html"], [])))
+        before = main.stat().st_mtime_ns, main.read_bytes()
         same(checker.check(), full(site))
-        sizes.append(len(json.loads(checker.outcomes_file.read_bytes())["strings"]))
-    assert max(sizes) <= sizes[0] * 9 // 8 + 2
-    assert min(sizes[1:]) < max(sizes)  # written whole at least once
+        written.append("main" if main.read_bytes() != before[1] else "added")
+        assert written[-1] == "main" or added.exists()
+        if written[-1] == "main":
+            assert not added.exists()
+    # Each round adds 2 strings (nope….html, and nope….html/index.html looked up after it):
+    # the third round's 6 are more than an eighth of the main file's 33.
+    assert written[:3] == ["added", "added", "main"] and written.count("main") > 1
+    apply(site, ("delete", "p31.html", ""))
+    same(checker.check(), full(site))  # a page dropped
+    data = json.loads(added.read_bytes())
+    strings = json.loads(main.read_bytes())["strings"] + data["strings"]
+    assert [strings[i] for i in data["dropped"]] == ["p31.html"]
+    added.write_text(json.dumps(data | {"main": "another"}))
+    same(checker.check(), full(site))
 
 
 def test_a_rebuild_reports_what_a_full_build_reports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
