@@ -397,7 +397,7 @@ class LinkOutcomes:
         main, count, entries = self._main
         index = {string: i for i, string in enumerate(self._strings)}
         names = {*self._present, *self._absent}
-        pages = []
+        pages, kept = [], set()
         for path, outcome in self.pages.items():
             if isinstance(outcome, _Outcome):
                 if outcome.digest is None or None in outcome.anchors.values():
@@ -407,10 +407,11 @@ class LinkOutcomes:
                 pages.append(entry)
             elif outcome is not entries.get(path):
                 pages.append(outcome)  # held, from the added file: its names are listed already
+            kept.add(path)
         if (len(pages) * self.REWRITE > len(entries)) or (len(index) - count) * self.REWRITE > count:
             return None
         strings = list(index)
-        dropped = [index[path] for path in entries.keys() - self.pages.keys()]
+        dropped = [index[path] for path in entries.keys() - kept]  # not held in this check: not true of it
         present = sorted(i for i in names if strings[i] in self._files)
         data = {
             "version": self.VERSION,
