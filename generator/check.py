@@ -642,56 +642,65 @@ class _Outcome:
 
 def _outcome(root: _Site, page: str, shared: dict[str, _Verdict], digest: str | None) -> _Outcome:
     """Work out ``page``'s outcome link by link; ``shared`` holds the verdicts of its folder's
-    links that have a path (the same for every page of the folder)."""
+    links that have a path (the same for every page of the folder). The loop a check from
+    scratch runs 470,000 times at 10,000 entities: most links are to a page already linked,
+    with nothing else to note (``_verdict``'s ``special`` is None)."""
     outcome = _Outcome(digest)
     own: dict[str, _Verdict] = {}
-    seen, probes = {page}, set[str]()
+    seen, probes, targets = {page}, set[str](), outcome.targets
+    internal = external = 0
     for link in root.page(page).links:
         verdicts = own if not link or link[0] in "#?" else shared  # no path: the page itself
         found = verdicts.get(link)
         if found is None:
             found = verdicts[link] = _verdict(root, page, link)
-        kind, target, problem, extra, anchor = found
-        if kind == "external":
-            outcome.external += 1
+        kind, html, special = found
+        if kind == _EXTERNAL:
+            external += 1
             continue
-        outcome.internal += kind == "internal"
-        if problem:
-            outcome.problems.append((problem, link))
-        if extra:
-            probes.update(extra)
-        if anchor and anchor != page and anchor not in outcome.anchors:
-            outcome.anchors[anchor] = root.digest(anchor)
-        if target and target.endswith(".html") and target not in seen:
-            seen.add(target)
-            outcome.targets.append(target)
+        internal += kind == _INTERNAL
+        if html is not None and html not in seen:
+            seen.add(html)
+            targets.append(html)
+        if special is not None:
+            problem, extra, anchor = special
+            if problem:
+                outcome.problems.append((problem, link))
+            if extra:
+                probes.update(extra)
+            if anchor and anchor != page and anchor not in outcome.anchors:
+                outcome.anchors[anchor] = root.digest(anchor)
+    outcome.internal, outcome.external = internal, external
     outcome.probes = sorted(probes - seen)
     return outcome
 
 
-_Verdict = tuple[str, str | None, str | None, tuple[str, ...], str | None]
-"""A link's kind, the site file it reaches, its problem, the names looked up to resolve
-it other than an HTML target, and the page whose ids it looked in (``_verdict``)."""
+_INTERNAL, _EXTERNAL, _INVALID = 0, 1, 2
+_Verdict = tuple[int, str | None, tuple[str | None, tuple[str, ...], str | None] | None]
+"""A link's kind, the HTML page it reaches, and when there is any: its problem, the names
+looked up to resolve it other than that page, and the page whose ids it looked in."""
 
 
 def _verdict(root: _Site, page: str, link: str) -> _Verdict:
-    """One link of ``page``: its kind ("internal", "external" or "invalid"), the site file it
-    reaches and the problem it has. The same for every page of a folder when it has a path."""
+    """One link of ``page``: its kind (``_INTERNAL``, ``_EXTERNAL`` or ``_INVALID``), the
+    HTML page it reaches, and what else to note (``_Verdict``). The same for every page of
+    a folder when it has a path."""
     parts = _split(link)
     if parts is None:
-        return "invalid", None, "broken link", (), None
+        return _INVALID, None, ("broken link", (), None)
     scheme, path, fragment = parts
     if scheme or link.startswith("//"):
-        return "external", None, None, (), None
+        return _EXTERNAL, None, None
     target, probes = root.probe(page, path) if path else (page, ())
-    if target and target.endswith(".html"):
-        probes = tuple(name for name in probes if name != target)  # a target: among the outcome's
     if target is None:
-        return "internal", None, "broken link", probes, None
-    if fragment and target.endswith(".html"):
+        return _INTERNAL, None, ("broken link", probes, None)
+    if not target.endswith(".html"):
+        return _INTERNAL, None, (None, probes, None)  # a file: its name is looked up again
+    probes = tuple(name for name in probes if name != target)  # the page: among the outcome's targets
+    if fragment:
         problem = "missing anchor" if unquote(fragment) not in root.page(target).ids else None
-        return "internal", target, problem, probes, target
-    return "internal", target, None, probes, None
+        return _INTERNAL, target, (problem, probes, target)
+    return _INTERNAL, target, (None, probes, None) if probes else None
 
 
 def _split(link: str) -> tuple[str, str, str] | None:
