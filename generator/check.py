@@ -210,7 +210,7 @@ class PageFacts:
                 digest: _Page([strings[i] for i in links], {strings[i] for i in ids})
                 for digest, (links, ids) in data["pages"].items()
             }
-        except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError):
+        except (ValueError, KeyError, TypeError, IndexError, AttributeError):
             return {}
 
     def files(self, path: Path, keep: Iterable[str]) -> list[tuple[Path, bytes | None]]:
@@ -324,7 +324,7 @@ class LinkOutcomes:
             for i in dropped:
                 saved.pop(strings[i], None)
             saved.update((strings[entry[0]], entry) for entry in pages)
-        except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError):
+        except (ValueError, KeyError, TypeError, IndexError, AttributeError):
             return False
         if self._main is None:
             self._main = (data["id"], len(strings), saved)
@@ -553,7 +553,7 @@ def check_site(
     site's pages share most of their links). ``facts`` gains the pages read.
 
     With ``outcomes`` (and ``digests``) the check is incremental: a page whose remembered
-    outcome still holds (``LinkOutcomes.holds``) is not looked at, link by link, again;
+    outcome still holds (``LinkOutcomes.usable``) is not looked at, link by link, again;
     ``outcomes`` then holds this check's."""
     root = _Site(site.resolve(), files, digests, facts)
     report = CheckReport()
@@ -564,7 +564,9 @@ def check_site(
     holds = outcomes.usable(root.files, digests) if outcomes is not None and digests else None
     try:
         reached = _crawl(root, start, report, digests, outcomes, holds)
-    except (ValueError, KeyError, TypeError, IndexError, AttributeError):
+    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError):
+        # Only a damaged file gets here with outcomes (a target it names that the site lacks
+        # cannot be read): the same error from a check from scratch is raised again.
         if holds is None or outcomes is None:
             raise
         log.warning("link check: the remembered outcomes do not make sense; checking every page")

@@ -216,6 +216,13 @@ def test_an_unreadable_or_other_version_file_means_a_check_from_scratch(folders:
     same(report, first)
     assert report.worked == report.pages
     assert checker.check().worked == 0  # and the file written again is whole
+    # Entries naming a target the site lacks, not in the presence lists: no crash.
+    saved = json.loads(checker.outcomes_file.read_bytes())
+    saved["strings"].append("ghost.html")
+    for entry in saved["pages"]:
+        entry[5].append(len(saved["strings"]) - 1)
+    checker.outcomes_file.write_text(json.dumps(saved))
+    same(checker.check(), first)
 
 
 def test_a_rebuild_saves_what_changed_beside_the_main_file_until_it_is_an_eighth_of_it(
