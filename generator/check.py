@@ -210,7 +210,7 @@ class PageFacts:
                 digest: _Page([strings[i] for i in links], {strings[i] for i in ids})
                 for digest, (links, ids) in data["pages"].items()
             }
-        except (ValueError, KeyError, TypeError, IndexError, AttributeError):
+        except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError):
             return {}
 
     def files(self, path: Path, keep: Iterable[str]) -> list[tuple[Path, bytes | None]]:
@@ -324,7 +324,7 @@ class LinkOutcomes:
             for i in dropped:
                 saved.pop(strings[i], None)
             saved.update((strings[entry[0]], entry) for entry in pages)
-        except (ValueError, KeyError, TypeError, IndexError, AttributeError):
+        except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError):
             return False
         if self._main is None:
             self._main = (data["id"], len(strings), saved)
