@@ -260,15 +260,27 @@ def _check_links(writer: SiteWriter, config: SiteConfig, cache: BuildCache | Non
     must pass `gen check`.
 
     The links and ids of each page are remembered by the digest of its bytes (beside the
-    render cache), so a rebuild reads and parses only the pages it wrote; the crawl itself
-    goes over the whole site, as `gen check` does."""
-    from .check import PageFacts, check_site
+    render cache), so a rebuild reads and parses only the pages it wrote; and what each
+    page gave the report (``check.LinkOutcomes``), so a rebuild works out link by link
+    only the pages whose outcome may have changed: the crawl of 470,000 links at 10,000
+    entities was most of a small rebuild's check. The report is the one `gen check` gives."""
+    from .check import LinkOutcomes, PageFacts, check_site
 
     facts_file = links_file(cache.render, writer.out) if cache else None
-    facts = PageFacts.load(facts_file) if facts_file and cache and cache.read else PageFacts()
+    outcomes_file = LinkOutcomes.beside(facts_file) if facts_file else None
+    read = bool(facts_file and cache and cache.read)
+    outcomes = LinkOutcomes.load(outcomes_file) if outcomes_file and read else LinkOutcomes()
+    # With outcomes, only the pages worked out again want their links: loaded if they are many.
+    later = len(outcomes) and facts_file and facts_file.exists()
+    facts = (PageFacts.later if later else PageFacts.load)(facts_file) if facts_file and read else PageFacts()
     digests = {path: record[0] for path, record in writer.records.items() if path.endswith(".html")}
     report = check_site(
-        writer.staging, allow_orphans=("status.html",), files=writer.records, digests=digests, facts=facts
+        writer.staging,
+        allow_orphans=("status.html",),
+        files=writer.records,
+        digests=digests,
+        facts=facts,
+        outcomes=outcomes,
     )
     problems = report.problems
     for problem in problems[:20]:
@@ -277,15 +289,19 @@ def _check_links(writer: SiteWriter, config: SiteConfig, cache: BuildCache | Non
         raise RenderError(f"the built site has {len(problems)} broken links or anchors (strict mode)")
     if len(problems) > 20:
         log.warning("gen check: %d more problems", len(problems) - 20)
-    if facts_file and (report.read or not facts_file.exists()):  # else the saved facts cover every page
-        try:
-            for path, data in facts.files(facts_file, digests.values()):
-                if data is None:
-                    path.unlink(missing_ok=True)
-                else:
-                    write_atomically(path, data, dir_mode=0o700)
-        except OSError as exc:
-            log.warning("link check cache not written to %s: %s", facts_file.parent, exc.strerror or exc)
+    saved: list[tuple[Path, bytes | None]] = []
+    if facts_file and facts.loaded and (report.read or not facts_file.exists()):  # else they cover every page
+        saved += facts.files(facts_file, digests.values())
+    if outcomes_file and (outcomes.changed() or not outcomes_file.exists()):
+        saved += outcomes.files(outcomes_file)
+    try:
+        for path, data in saved:
+            if data is None:
+                path.unlink(missing_ok=True)
+            else:
+                write_atomically(path, data, dir_mode=0o700)
+    except OSError as exc:
+        log.warning("link check cache not written to %s: %s", path.parent, exc.strerror or exc)
 
 
 def _carried_over(job: PageJob, writer: SiteWriter, keys: dict[str, str], previous: RenderState | None) -> bool:
