@@ -23,7 +23,7 @@ import msgspec
 from .errors import ConfigError
 from .model import FieldKind
 from .naming import url_segment
-from .structs import FieldError, explain
+from .structs import FieldError, about, explain
 
 CONFIG_FILE = "kb.toml"
 DEFAULT_PAGE_SIZE = 2999
@@ -61,94 +61,89 @@ def _check_http_url(value: str | None, field: str) -> str | None:
     return value.strip()
 
 
-def _about(text: str, **constraints: Any) -> msgspec.Meta:
-    """A key's description (``docs/configuration.md`` lists it) with its constraints."""
-    return msgspec.Meta(description=text, **constraints)
-
-
 class SiteConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
     """The keys of ``kb.toml``. Unknown keys are errors: a typo in ``hide_fields`` must not
     publish a private field. Frozen: a command-line override (``--strict``) makes a new one
     with ``msgspec.structs.replace``. msgspec checks types and ranges when it converts
     ``kb.toml`` (``parse_site_config``), not when a config is made in code."""
 
-    title: Annotated[str | None, _about("Site title; defaults to the space name.")] = None
-    base_url: Annotated[str | None, _about("URL the site is served under, e.g. https://org.github.io/repo/.")] = None
-    include_databases: Annotated[list[str], _about("Publish only these databases (all when empty).")] = []
-    exclude_databases: Annotated[list[str], _about("Never publish these.")] = []
+    title: Annotated[str | None, about("Site title; defaults to the space name.")] = None
+    base_url: Annotated[str | None, about("URL the site is served under, e.g. https://org.github.io/repo/.")] = None
+    include_databases: Annotated[list[str], about("Publish only these databases (all when empty).")] = []
+    exclude_databases: Annotated[list[str], about("Never publish these.")] = []
     hide_fields: Annotated[
         dict[str, list[str]],
-        _about('Fields never published: {"*": [...]} for every database, or per database name.'),
+        about('Fields never published: {"*": [...]} for every database, or per database name.'),
     ] = {}
     publish_when: Annotated[
         dict[str, dict[str, Annotated[list[str], msgspec.Meta(min_length=1)]]],
-        _about('Publish only entities whose state or select is listed: {"Guides" = {"State" = ["Published"]}}.'),
+        about('Publish only entities whose state or select is listed: {"Guides" = {"State" = ["Published"]}}.'),
     ] = {}
     expect_kinds: Annotated[
         dict[str, dict[str, FieldKind]],
-        _about('Field kinds to check: {"Guides" = {"Body" = "rich_text"}}; another kind fails the build.'),
+        about('Field kinds to check: {"Guides" = {"Body" = "rich_text"}}; another kind fails the build.'),
     ] = {}
     page_size: Annotated[
         int,
-        _about(
+        about(
             "Entities per list request to start with (one more is asked, so requests stay within Fibery's 3000); "
             "a page that times out is asked again at half the size, and each database's size is remembered",
             ge=1,
             le=2999,
         ),
     ] = DEFAULT_PAGE_SIZE
-    segments_database: Annotated[str, _about("Database of `gen segments`.")] = "Process Segments"
-    timeout: Annotated[float, _about("Seconds to wait for one Fibery answer.", gt=0, le=600)] = 30.0
-    retries: Annotated[int, _about("Retries on 429, 5xx and timeouts.", ge=0, le=10)] = 5
+    segments_database: Annotated[str, about("Database of `gen segments`.")] = "Process Segments"
+    timeout: Annotated[float, about("Seconds to wait for one Fibery answer.", gt=0, le=600)] = 30.0
+    retries: Annotated[int, about("Retries on 429, 5xx and timeouts.", ge=0, le=10)] = 5
     fetch_deadline: Annotated[
-        float, _about("Seconds the whole read of the space may take before the build gives up.", gt=0)
+        float, about("Seconds the whole read of the space may take before the build gives up.", gt=0)
     ] = 1800.0
     full_refresh_hours: Annotated[
-        float, _about("Read the whole space again once the last full read is this old (0: only when needed).", ge=0)
+        float, about("Read the whole space again once the last full read is this old (0: only when needed).", ge=0)
     ] = 24.0
     requests_per_second: Annotated[
-        float, _about("Client-side request budget (Fibery allows 3/s per token).", gt=0, le=3)
+        float, about("Client-side request budget (Fibery allows 3/s per token).", gt=0, le=3)
     ] = 3.0
-    content_dir: Annotated[str, _about("Folder of hand-written Markdown pages.")] = "content"
-    templates_dir: Annotated[str, _about("Folder of template overrides.")] = "templates"
+    content_dir: Annotated[str, about("Folder of hand-written Markdown pages.")] = "content"
+    templates_dir: Annotated[str, about("Folder of template overrides.")] = "templates"
     cache_dir: Annotated[
         str,
-        _about("Folder of the fetch and render caches (relative to kb.toml); `gen build --full` ignores them."),
+        about("Folder of the fetch and render caches (relative to kb.toml); `gen build --full` ignores them."),
     ] = DEFAULT_CACHE_DIR
     # Reader-facing features (issue 5): files, embeds, search.
     max_file_size: Annotated[
         int,
-        _about("Largest file (bytes) downloaded from Fibery and published; larger ones show a placeholder.", ge=0),
+        about("Largest file (bytes) downloaded from Fibery and published; larger ones show a placeholder.", ge=0),
     ] = DEFAULT_MAX_FILE_SIZE
     file_types: Annotated[
         list[str],
-        _about('Content types that may be published ("image/png", or "image/*"); others show a placeholder.'),
+        about('Content types that may be published ("image/png", or "image/*"); others show a placeholder.'),
     ] = msgspec.field(default_factory=lambda: list(DEFAULT_FILE_TYPES))
     superset_url: Annotated[
-        str | None, _about("Superset address: URL fields pointing under it are embedded as dashboards.")
+        str | None, about("Superset address: URL fields pointing under it are embedded as dashboards.")
     ] = None
     publish_email_fields: Annotated[
-        bool, _about("Publish fields of e-mail addresses (people's addresses stay out by default).")
+        bool, about("Publish fields of e-mail addresses (people's addresses stay out by default).")
     ] = False
     external_images: Annotated[
         Literal["link", "download", "drop", "hotlink"],
-        _about(
+        about(
             "Images in Fibery content that live on another host: link (shown as a link to the image, "
             "so readers' browsers never call that host unasked), download (copied into the site when built), "
             "drop, or hotlink (shown from that host)."
         ),
     ] = "link"
-    search: Annotated[bool, _about("Build the Pagefind search index (needs the pagefind binary).")] = True
+    search: Annotated[bool, about("Build the Pagefind search index (needs the pagefind binary).")] = True
     strict: Annotated[
-        bool, _about("Fail the build when a file cannot be published or the built site has a broken link.")
+        bool, about("Fail the build when a file cannot be published or the built site has a broken link.")
     ] = False
     # Extensibility (issue 8): plugins are chosen and configured here.
     source: Annotated[
-        str, _about("Where the workspace comes from: fibery, snapshot, demo, or a fibery_kb.sources plugin.")
+        str, about("Where the workspace comes from: fibery, snapshot, demo, or a fibery_kb.sources plugin.")
     ] = "fibery"
     plugins: Annotated[
         dict[str, dict[str, Any]],
-        _about("[plugins.<name>] enables an installed fields/pages/sources plugin with these options."),
+        about("[plugins.<name>] enables an installed fields/pages/sources plugin with these options."),
     ] = {}
 
     def __post_init__(self) -> None:

@@ -36,7 +36,7 @@ from urllib.parse import urlsplit
 import msgspec
 
 from .naming import name_key
-from .structs import FieldError, decode_json
+from .structs import FieldError, about, decode_json
 
 SNAPSHOT_VERSION = 1
 _FILE_REFERENCE = re.compile(r"(?:(?:https?:)?//([^/\s\"'<>()]+))?/api/files/([A-Za-z0-9_-]+)")
@@ -74,11 +74,6 @@ class FieldKind(StrEnum):
         return self in (FieldKind.RELATION, FieldKind.COLLECTION)
 
 
-def _described(text: str) -> msgspec.Meta:
-    """A field's description, kept with its type (``structs.fields_of`` reads it)."""
-    return msgspec.Meta(description=text)
-
-
 class _Model(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """A record of the workspace: built by keyword, and an unknown key in a snapshot is an
     error (a typo must not silently drop data). Mutable: ``build.clean_names`` edits names
@@ -88,13 +83,11 @@ class _Model(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 class Field(_Model, kw_only=True):
     """One field of a database."""
 
-    key: Annotated[str, _described("GraphQL field name, e.g. 'completionDate'.")]
-    title: Annotated[str, _described("Readable name, e.g. 'Completion Date'.")]
+    key: Annotated[str, about("GraphQL field name, e.g. 'completionDate'.")]
+    title: Annotated[str, about("Readable name, e.g. 'Completion Date'.")]
     kind: FieldKind
-    target: Annotated[str | None, _described("Key of the database a relation or collection points at.")] = None
-    rest_name: Annotated[str, _described("Fibery's own name of the field, e.g. 'Things/Author' ('' when unknown).")] = (
-        ""
-    )
+    target: Annotated[str | None, about("Key of the database a relation or collection points at.")] = None
+    rest_name: Annotated[str, about("Fibery's own name of the field, e.g. 'Things/Author' ('' when unknown).")] = ""
 
     def is_named(self, name: str) -> bool:
         """Whether ``name`` designates this field: as Fibery shows it ("Last Reviewed"), by its
@@ -133,11 +126,11 @@ class Entity(_Model, kw_only=True):
 class Database(_Model, kw_only=True):
     """One Fibery database of the space, with its fields and every entity."""
 
-    key: Annotated[str, _described("GraphQL type name, e.g. 'NurseryProcessSegments'.")]
-    title: Annotated[str, _described("Name as Fibery shows it, e.g. 'Process Segments'.")]
-    query: Annotated[str, _described("Root query field, e.g. 'findProcessSegments'.")]
-    web_name: Annotated[str, _described("Database segment of Fibery web URLs, e.g. 'Process_Segments'.")]
-    rest_name: Annotated[str, _described("Fibery's own name, 'Space/Database', e.g. 'Nursery/Process Segments'.")] = ""
+    key: Annotated[str, about("GraphQL type name, e.g. 'NurseryProcessSegments'.")]
+    title: Annotated[str, about("Name as Fibery shows it, e.g. 'Process Segments'.")]
+    query: Annotated[str, about("Root query field, e.g. 'findProcessSegments'.")]
+    web_name: Annotated[str, about("Database segment of Fibery web URLs, e.g. 'Process_Segments'.")]
+    rest_name: Annotated[str, about("Fibery's own name, 'Space/Database', e.g. 'Nursery/Process Segments'.")] = ""
     fields: list[Field] = []
     entities: list[Entity] = []
 
@@ -201,7 +194,7 @@ class Workspace(_Model, kw_only=True, dict=True):
     space: str
     databases: list[Database] = []
     files: Annotated[
-        dict[str, str], _described("Embedded file contents (base64) by Fibery file secret; demo/snapshots only.")
+        dict[str, str], about("Embedded file contents (base64) by Fibery file secret; demo/snapshots only.")
     ] = {}
 
     def __post_init__(self) -> None:

@@ -162,6 +162,12 @@ def _hints(cls: type) -> dict[str, Any]:
 # --------------------------------------------------------------------------- what fields declare
 
 
+def about(text: str, **constraints: Any) -> msgspec.Meta:
+    """A field's description, with its constraints (``ge``, ``min_length``…), kept with its
+    type: ``fields_of`` reads it for the model cards and the ``kb.toml`` reference."""
+    return msgspec.Meta(description=text, **constraints)
+
+
 @dataclass(frozen=True)
 class FieldInfo:
     """One field of a struct as its declaration describes it (``msgspec.Meta``)."""
