@@ -283,10 +283,8 @@ class LinkOutcomes:
         """Where the outcomes are saved, beside the ``PageFacts`` file ``facts``."""
         return facts.with_name(f"{facts.stem}.outcomes{facts.suffix}")
 
-    @staticmethod
-    def added(path: Path) -> Path:
-        """The file beside ``path`` that holds what changed since it was written."""
-        return path.with_name(f"{path.stem}.added{path.suffix}")
+    added = staticmethod(PageFacts.added)
+    """The file beside ``path`` that holds what changed since it was written: named as the facts' is."""
 
     @classmethod
     def load(cls, path: Path) -> LinkOutcomes:
