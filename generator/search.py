@@ -73,8 +73,15 @@ WORKERS = 2
 """Shards indexed at once (each its own Pagefind process) once the pages are all rendered,
 or once the renderer had to wait for Pagefind (a rebuild carrying most pages over renders
 faster than its changed shards are indexed); until then, one: the renderer has the other
-core. Sites whose shards are the largest (``MAX_CHUNK``) index one at a time throughout, to
-bound memory."""
+core. Sites whose shards are the largest (``MAX_CHUNK``) run the second only when memory
+allows (``MEMORY_BUDGET``), else index one at a time throughout."""
+MEMORY_BUDGET = 1800 * 2**20
+"""Bytes the build and two Pagefinds may hold at once, for a site of the largest shards to
+run a second one: below issue 18's 2 GB for the whole process tree (100,000 entities), with
+a margin for what the renderer adds after deciding."""
+PAGEFIND_PAGE_BYTES = 140_000
+"""What each page of a shard costs while it is indexed: Pagefind's resident size (about
+110 KB a page, measured at 500 to 2,000 pages) and the build's copy of its answer."""
 CACHE_VERSION = 1
 _BODY = b"data-pagefind-body"
 
@@ -98,6 +105,17 @@ def chunk_size(pages: int) -> int:
     while size < MAX_CHUNK and size * SHARDS < pages:
         size *= 2
     return size
+
+
+def room_for_two(chunk: int, resident: int | None) -> bool:
+    """Whether two Pagefinds may index at once on a site of shards of ``chunk`` pages, the
+    build holding ``resident`` bytes: always below the largest shards; with them, when the
+    build and two of the largest shards' Pagefinds fit ``MEMORY_BUDGET`` (50,000 entities,
+    about 1.6 GB: yes; 100,000: no); never when the size is unknown."""
+    if chunk < MAX_CHUNK:
+        return True
+    largest = 2 * chunk  # a shard is cut at twice the average at most
+    return resident is not None and resident + WORKERS * largest * PAGEFIND_PAGE_BYTES <= MEMORY_BUDGET
 
 
 def search_doc(data: bytes) -> bytes | None:
@@ -288,7 +306,7 @@ class SearchIndex:
                 waiting = sum(1 for s in self.shards[self._written :] if s.future is not None)
                 if not shard.future.done() and (pending is None or waiting <= pending):
                     return
-                if not shard.future.done() and self.chunk < MAX_CHUNK:
+                if not shard.future.done() and self._room_for_two():
                     self._release()  # the renderer waits: its core is Pagefind's from now on
                 output = shard.future.result()
                 for name, data in output.through_writer:
@@ -307,7 +325,7 @@ class SearchIndex:
             return None
         if self._run:
             self._cut()
-        if self.chunk < MAX_CHUNK:
+        if self._room_for_two():
             self._release()
         self._drain(pending=0)
         if self.shards:
@@ -315,6 +333,11 @@ class SearchIndex:
             self.writer.write(f"{OUTPUT_DIR}/{SHARDS_FILE}", (json.dumps(merged, indent=0) + "\n").encode())
         log.info("search index: %d pages in %d shards (%d carried over)", self.indexed, len(self.shards), self.reused)
         return self.indexed
+
+    def _room_for_two(self) -> bool:
+        """Whether a second Pagefind may run now (``room_for_two``); asked when the renderer
+        first waits and at ``finish``."""
+        return room_for_two(self.chunk, memory.resident())
 
     def _release(self) -> None:
         """Give the renderer's slots to Pagefind."""

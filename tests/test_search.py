@@ -153,6 +153,14 @@ def test_shards_are_cut_where_the_paths_say() -> None:
     assert [search.chunk_size(n) for n in (10, 3_000, 10_000, 100_000)] == [256, 256, 512, 1024]
 
 
+def test_a_second_pagefind_runs_where_memory_allows() -> None:
+    gib = 2**30
+    assert search.room_for_two(512, None)  # shards below the largest: small whatever the site
+    assert search.room_for_two(search.MAX_CHUNK, 1 * gib)  # 50,000 entities: about 1 GB held
+    assert not search.room_for_two(search.MAX_CHUNK, int(1.5 * gib))  # 100,000: about 1.5 GB
+    assert not search.room_for_two(search.MAX_CHUNK, None)  # unknown: one at a time
+
+
 def _edited(workspace, database: str, number: int):
     edited = copy.deepcopy(workspace)
     db = next(d for d in edited.databases if d.title == database)
