@@ -306,8 +306,8 @@ class SearchIndex:
                 waiting = sum(1 for s in self.shards[self._written :] if s.future is not None)
                 if not shard.future.done() and (pending is None or waiting <= pending):
                     return
-                if not shard.future.done() and self._room_for_two():
-                    self._release()  # the renderer waits: its core is Pagefind's from now on
+                if not shard.future.done():
+                    self._give_way()  # the renderer waits: its core may be Pagefind's from now on
                 output = shard.future.result()
                 for name, data in output.through_writer:
                     self.writer.write(name, data)
@@ -325,8 +325,7 @@ class SearchIndex:
             return None
         if self._run:
             self._cut()
-        if self._room_for_two():
-            self._release()
+        self._give_way()
         self._drain(pending=0)
         if self.shards:
             merged = [shard.folder.removeprefix(f"{OUTPUT_DIR}/") for shard in self.shards[1:]]
@@ -334,10 +333,11 @@ class SearchIndex:
         log.info("search index: %d pages in %d shards (%d carried over)", self.indexed, len(self.shards), self.reused)
         return self.indexed
 
-    def _room_for_two(self) -> bool:
-        """Whether a second Pagefind may run now (``room_for_two``); asked when the renderer
-        first waits and at ``finish``."""
-        return room_for_two(self.chunk, memory.resident())
+    def _give_way(self) -> None:
+        """The renderer waits, or has rendered every page: give its slot to Pagefind when
+        memory has room for two (``room_for_two``), asked only while the slot is still held."""
+        if self._held and room_for_two(self.chunk, memory.resident()):
+            self._release()
 
     def _release(self) -> None:
         """Give the renderer's slots to Pagefind."""
